@@ -1,0 +1,10 @@
+# One entry point for building, running and testing the image. See README.md.
+.PHONY: run test build
+
+# Build the image with its defaults and run it on http://127.0.0.1:$(PORT)/ (default 8080).
+run:
+	tests/env/build-and-run.sh
+
+# The whole test suite: image tests and Molecule scenarios (arguments: PYTEST_ARGS=...).
+test:
+	tests/run.sh $(PYTEST_ARGS)

@@ -1,0 +1,217 @@
+"""Shared fixtures: the Docker client, loopback stand-ins for unreachable upstreams, image builds
+and containers. Every container gets a unique name and a port on 127.0.0.1 chosen by Docker."""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ENV_DIR = REPO / "tests" / "env"
+STATE_DIR = Path(os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"))
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+STANDIN_SUITE = "bullseye"
+
+sys.path.insert(0, str(ENV_DIR))
+import loopback  # noqa: E402
+
+
+def docker_client():
+    if os.environ.get("DOCKER"):
+        return os.environ["DOCKER"]
+    script = 'source "$1/lib.sh" && docker_client'
+    return subprocess.run(["bash", "-c", script, "-", str(ENV_DIR)], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+DOCKER = docker_client()
+
+
+def docker(*args, check=True, timeout=600, **kwargs):
+    """Run the Docker client; returns the CompletedProcess (text, stdout and stderr captured)."""
+    env = dict(os.environ, DOCKER_BUILDKIT="1")
+    return subprocess.run([DOCKER, *args], check=check, capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+def wait_for(condition, timeout, interval=0.2, message="condition"):
+    """Poll condition() until it returns something truthy; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
+        time.sleep(interval)
+
+
+def http_get(url, timeout=5):
+    """GET url; returns (status, headers, body text), or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.headers, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+# --- loopback stand-ins ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def nginx_repo():
+    """A signed apt repository in nginx.org's layout on 127.0.0.1, with Debian's nginx repacked."""
+    directory = STATE_DIR / ("pytest-nginx-repo-" + STANDIN_SUITE)
+    subprocess.run([str(ENV_DIR / "nginx-repo.sh"), STANDIN_SUITE, str(directory)], check=True)
+    name = "pytest-nginx-repo-%d" % os.getpid()
+    url = loopback.start_static(name, str(directory), str(STATE_DIR))
+    packages = (directory / "packages/debian/dists" / STANDIN_SUITE / "nginx/binary-amd64/Packages").read_text()
+    version = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
+                   if line.startswith("Version:"))
+    yield SimpleNamespace(
+        url=url + "/packages",
+        key_url=url + "/keys/nginx_signing.key",
+        fingerprint=(directory / "fingerprint").read_text().strip(),
+        version=version,
+    )
+    loopback.stop(name, str(STATE_DIR))
+
+
+@pytest.fixture(scope="session")
+def debian_archive():
+    """A reverse proxy on 127.0.0.1 standing in for archive.debian.org, in front of the
+    Debian mirror this machine's apt is configured with."""
+    main, security = loopback.host_debian_mirrors()
+    name = "pytest-debian-archive-%d" % os.getpid()
+    url = loopback.start_proxy(name, {"/debian": main, "/debian-security": security}, str(STATE_DIR))
+    # apt pins nginx.org by origin, the URL's host name: the archive must not share 127.0.0.1
+    # with the nginx.org stand-in, or the pin would lift Debian's packages too.
+    url = url.replace("//127.0.0.1:", "//localhost:")
+    yield SimpleNamespace(url=url + "/debian", security_url=url + "/debian-security",
+                          log=STATE_DIR / (name + ".log"))
+    loopback.stop(name, str(STATE_DIR))
+
+
+# --- image builds ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def build_ca(tmp_path_factory):
+    """The `ca` build secret: this machine's CA bundle (its HTTPS goes through a TLS-inspecting
+    proxy) plus a marker certificate made for this run, to look for in the image's layers."""
+    directory = tmp_path_factory.mktemp("build-ca")
+    marker = directory / "marker.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=uwsgi-nginx build secret marker", "-keyout", str(directory / "key.pem"),
+                    "-out", str(marker)], check=True, capture_output=True)
+    bundle = directory / "bundle.pem"
+    bundle.write_text((HOST_CA_BUNDLE.read_text() if HOST_CA_BUNDLE.exists() else "") + marker.read_text())
+    der = base64.b64decode("".join(marker.read_text().splitlines()[1:-1]))
+    return SimpleNamespace(path=bundle, marker_lines=marker.read_text().splitlines()[1:-1], marker_der=der)
+
+
+@pytest.fixture(scope="session")
+def build_image(build_ca, nginx_repo):
+    """build_image(tag, **build_args) -> CompletedProcess. Builds from the repository with the
+    nginx.org stand-in as the official repository, unless the build arguments say otherwise."""
+    built = []
+
+    def build(tag, check=True, **build_args):
+        arguments = {
+            "NGINX_REPO_URL": nginx_repo.url,
+            "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
+            "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
+        }
+        arguments.update(build_args)
+        command = ["build", "--network", "host", "--progress", "plain",
+                   "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
+        for key, value in arguments.items():
+            command += ["--build-arg", "%s=%s" % (key, value)]
+        result = docker(*command, str(REPO), check=False, timeout=1800)
+        built.append(tag)
+        if check and result.returncode != 0:
+            pytest.fail("docker build failed:\n" + result.stderr[-6000:])
+        return result
+
+    yield build
+    for tag in built:
+        docker("rmi", "--force", tag, check=False)
+
+
+@pytest.fixture(scope="session")
+def image(build_image):
+    """The image as a user builds it: every build argument at its default, nginx.org's
+    repository answered by the stand-in."""
+    tag = "uwsgi-nginx-test:%s" % uuid.uuid4().hex[:12]
+    build_image(tag)
+    return tag
+
+
+# --- containers --------------------------------------------------------------------------
+
+class Container:
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def port(self):
+        output = docker("port", self.name, "80/tcp").stdout.strip().splitlines()[0]
+        return int(output.rsplit(":", 1)[1])
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def get(self, path="/"):
+        return http_get(self.url + path)
+
+    def wait_until_serving(self, timeout=30):
+        def answered():
+            if not self.running():
+                raise AssertionError("container exited:\n" + self.logs())
+            response = self.get()
+            return response if response and response[0] == 200 else None
+        return wait_for(answered, timeout, message="HTTP 200 from %s" % self.name)
+
+    def running(self):
+        return self.inspect()["State"]["Running"]
+
+    def inspect(self):
+        return json.loads(docker("inspect", self.name).stdout)[0]
+
+    def exec(self, *command, check=True):
+        return docker("exec", self.name, *command, check=check)
+
+    def logs(self):
+        result = docker("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+    def wait_exit(self, timeout):
+        """Wait for the container to stop; returns its exit code."""
+        wait_for(lambda: not self.running(), timeout, message="%s to exit" % self.name)
+        return self.inspect()["State"]["ExitCode"]
+
+
+@pytest.fixture
+def start_container():
+    """start_container(image, *docker_run_args, command=()) -> Container, removed afterwards."""
+    started = []
+
+    def start(image_tag, *run_args, command=()):
+        name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12]
+        docker("run", "--detach", "--name", name, "--publish", "127.0.0.1::80", *run_args,
+               image_tag, *command)
+        started.append(name)
+        return Container(name)
+
+    yield start
+    for name in started:
+        docker("rm", "--force", "--volumes", name, check=False)

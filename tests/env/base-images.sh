@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Ensures the base images the tests build on exist locally. Each is pulled if
+# a registry answers, else built here as a labelled stand-in.
+#
+#   tests/env/base-images.sh debian:bullseye python:2.7-slim molecule:bullseye
+#
+#   debian:<suite>    debootstrap minbase rootfs, imported (also tagged <suite>-slim)
+#   python:<ver>-slim built from tests/images/python<ver>/ (see python_recipe)
+#   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
+set -euo pipefail
+
+# shellcheck source=tests/env/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEBIAN_SUITES=(bullseye bookworm trixie)
+HOST_CA=/etc/ssl/certs/ca-certificates.crt
+PULL_TIMEOUT=60
+IMAGES_DIR=$REPO_ROOT/tests/images
+ROOTFS=
+
+ENSURED=()
+
+usage() {
+    printf 'usage: %s IMAGE... (debian:<suite>, python:2.7-slim, molecule:<suite>)\n' "$0" >&2
+    exit 2
+}
+
+# Python image -> "<Dockerfile dir under tests/images> <Debian suite of its FROM>".
+# A 3.x stand-in is one more line here plus its Dockerfile directory.
+python_recipe() {
+    case $1 in
+        python:2.7-slim) echo "python2.7 bullseye" ;;
+        *) return 1 ;;
+    esac
+}
+
+cleanup() {
+    [[ -n $ROOTFS && -d $ROOTFS ]] || return 0
+    # debootstrap mounts /proc and /sys in the target; never delete through them.
+    awk -v root="$ROOTFS/" 'index($2, root) == 1 { print $2 }' /proc/mounts |
+        sort -r | xargs -r umount -l
+    rm -rf --one-file-system "$ROOTFS"
+}
+trap cleanup EXIT
+
+image_exists() {
+    "$DOCKER" image inspect "$1" >/dev/null 2>&1
+}
+
+try_pull() {
+    log "trying to pull $1"
+    timeout "$PULL_TIMEOUT" "$DOCKER" pull "$1" >&2 ||
+        { log "pull of $1 failed; using a local stand-in"; return 1; }
+}
+
+# Present already, or pulled now.
+have_or_pull() {
+    if image_exists "$1"; then
+        log "$1 present, skipping"
+        return 0
+    fi
+    try_pull "$1"
+}
+
+build_secret_args() {
+    if [[ -f $HOST_CA ]]; then
+        printf '%s\n' --secret "id=ca,src=$HOST_CA"
+    fi
+}
+
+docker_build() {
+    local secret_args
+    mapfile -t secret_args < <(build_secret_args)
+    "$DOCKER" build "${secret_args[@]}" "$@" >&2
+}
+
+ensure_debootstrap() {
+    command -v debootstrap >/dev/null && return 0
+    log "installing debootstrap from apt"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2
+}
+
+write_apt_config() {
+    local rootfs=$1 suite=$2 mirror security
+    mirror=$(debian_mirror_url)
+    security=$(debian_security_mirror_url)
+    cat >"$rootfs/etc/apt/sources.list" <<EOF
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security $suite-security main
+EOF
+    # As in the official images: keep no .debs or package caches in layers.
+    cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+}
+
+# The official bullseye images predate merged /usr; later ones have it.
+usr_layout_option() {
+    if [[ $1 == bullseye ]]; then
+        echo --no-merged-usr
+    else
+        echo --merged-usr
+    fi
+}
+
+build_debian_image() {
+    local suite=$1 start=$SECONDS mirror
+    mirror=$(debian_mirror_url)
+    ensure_debootstrap
+    ROOTFS=$(mktemp -d "$STATE_DIR/rootfs-$suite.XXXXXX")
+    chmod 755 "$ROOTFS" # becomes the image's /
+    log "debootstrap $suite from $mirror into $ROOTFS"
+    debootstrap --variant=minbase "$(usr_layout_option "$suite")" \
+        "$suite" "$ROOTFS" "$mirror" >"$STATE_DIR/debootstrap-$suite.log" 2>&1 ||
+        { tail -n 20 "$STATE_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
+    write_apt_config "$ROOTFS" "$suite"
+    rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin \
+        "$ROOTFS"/var/cache/apt/archives/*.deb
+    : >"$ROOTFS/etc/resolv.conf"
+
+    log "importing debian:$suite"
+    tar --numeric-owner -C "$ROOTFS" -c . | "$DOCKER" import \
+        --change 'CMD ["bash"]' \
+        --change "LABEL org.opencontainers.image.description=\"Local stand-in for the official debian:$suite image, built by debootstrap (minbase); not the official image\" io.uwsgi-nginx.standin=true" \
+        - "debian:$suite" >&2
+    cleanup
+    ROOTFS=
+    log "built debian:$suite in $((SECONDS - start))s"
+}
+
+ensure_debian() {
+    local suite=${1%-slim}
+    [[ " ${DEBIAN_SUITES[*]} " == *" $suite "* ]] || die "unsupported Debian suite: $suite"
+    have_or_pull "debian:$suite" || build_debian_image "$suite"
+    have_or_pull "debian:$suite-slim" || "$DOCKER" tag "debian:$suite" "debian:$suite-slim"
+    ENSURED+=("debian:$suite" "debian:$suite-slim")
+}
+
+ensure_python() {
+    local image=$1 recipe dir suite mirror start=$SECONDS
+    recipe=$(python_recipe "$image") || die "no stand-in recipe for $image"
+    read -r dir suite <<<"$recipe"
+    if ! have_or_pull "$image"; then
+        ensure_debian "$suite"
+        mirror=$(debian_mirror_url)
+        log "building $image from tests/images/$dir"
+        docker_build --build-arg "DEBIAN_MIRROR=$mirror" \
+            -t "$image" "$IMAGES_DIR/$dir"
+        log "built $image in $((SECONDS - start))s"
+    fi
+    ENSURED+=("$image")
+}
+
+# Always (re)built: cheap when cached, and picks up Dockerfile changes.
+ensure_molecule() {
+    local suite=$1 image="uwsgi-nginx-molecule:$1" start=$SECONDS
+    ensure_debian "$suite"
+    log "building $image"
+    docker_build --build-arg "SUITE=$suite" -t "$image" "$IMAGES_DIR/molecule-platform"
+    log "built $image in $((SECONDS - start))s"
+    ENSURED+=("$image")
+}
+
+ensure_image() {
+    case $1 in
+        debian:*) ensure_debian "${1#debian:}" ;;
+        python:*) ensure_python "$1" ;;
+        molecule:*) ensure_molecule "${1#molecule:}" ;;
+        *) die "unknown image: $1" ;;
+    esac
+}
+
+main() {
+    [[ $# -gt 0 ]] || usage
+    use_docker_client
+    local image
+    for image in "$@"; do
+        ensure_image "$image"
+    done
+    log "images ensured:"
+    printf '%s\n' "${ENSURED[@]}" | awk '!seen[$0]++'
+}
+
+main "$@"

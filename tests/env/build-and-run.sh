@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make run`: build the image with its defaults and run it on 127.0.0.1, from a fresh machine.
+# Starts the Docker engine if none answers and builds local stand-ins for whatever upstream this
+# machine cannot reach (the official python image, nginx.org's repository); stand-in servers
+# are stopped again once the image is built. The container is left running.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+IMAGE=${IMAGE:-uwsgi-nginx:python2.7}
+PORT=${PORT:-8080}
+PYTHON_IMAGE=${PYTHON_IMAGE:-python:2.7-slim}
+NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
+
+DOCKER=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
+export DOCKER DOCKER_BUILDKIT=1
+"$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
+
+build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+if [[ -z ${NGINX_REPO_URL:-} ]] && ! curl -fsS --max-time 10 -o /dev/null "$NGINX_KEY_URL_DEFAULT" 2>/dev/null; then
+    log "nginx.org is out of reach: using a loopback stand-in for its repository"
+    trap '"$TESTS_ENV_DIR/standins.sh" stop nginx-repo' EXIT
+    eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo bullseye)"
+    build_args+=(--build-arg "NGINX_REPO_URL=$NGINX_REPO_URL"
+                 --build-arg "NGINX_SIGNING_KEY_URL=$NGINX_SIGNING_KEY_URL"
+                 --build-arg "NGINX_KEY_FINGERPRINTS=$NGINX_KEY_FINGERPRINTS")
+fi
+# Extra CA certificates for the build only (a TLS-inspecting proxy's, say): BUILD_CA_FILE.
+ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
+if [[ -s $ca_file ]]; then
+    build_args+=(--secret "id=ca,src=$ca_file")
+fi
+
+log "building $IMAGE"
+"$DOCKER" build --network host "${build_args[@]}" --tag "$IMAGE" "$REPO_ROOT"
+
+name=uwsgi-nginx-demo
+"$DOCKER" rm --force "$name" >/dev/null 2>&1 || true
+"$DOCKER" run --detach --name "$name" --publish "127.0.0.1:$PORT:80" "$IMAGE" >/dev/null
+log "waiting for http://127.0.0.1:$PORT/"
+for _ in $(seq 60); do
+    if curl -fsS --max-time 2 "http://127.0.0.1:$PORT/"; then
+        echo
+        log "container $name serves http://127.0.0.1:$PORT/ (stop it with: $DOCKER rm -f $name)"
+        exit 0
+    fi
+    if [[ $("$DOCKER" inspect --format '{{.State.Running}}' "$name") != true ]]; then
+        "$DOCKER" logs "$name" >&2
+        die "the container exited"
+    fi
+    sleep 0.5
+done
+"$DOCKER" logs "$name" >&2
+die "no answer from http://127.0.0.1:$PORT/ within 30 s"

@@ -1,0 +1,123 @@
+# shellcheck shell=bash
+# Shared helpers for the test-environment scripts. Source it; don't run it.
+
+STATE_DIR=${UWSGI_NGINX_STATE_DIR:-/var/tmp/uwsgi-nginx-test}
+mkdir -p "$STATE_DIR"
+
+# Same path whether sourced from tests/env/*.sh or elsewhere.
+TESTS_ENV_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts sourcing this file
+REPO_ROOT=$(cd "$TESTS_ENV_DIR/../.." && pwd)
+
+log() {
+    printf '==> %s\n' "$*" >&2
+}
+
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+# Major version of a docker client, read without talking to a daemon.
+client_major_version() {
+    "$1" --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p'
+}
+
+# Can this client do a BuildKit build? Clients >= 23 only build via buildx.
+client_can_build() {
+    local client=$1 major
+    "$client" buildx version >/dev/null 2>&1 && return 0
+    major=$(client_major_version "$client")
+    [[ -n $major && $major -lt 23 ]]
+}
+
+# Path of the first docker client on PATH that can BuildKit-build.
+docker_client() {
+    local client
+    for client in $(type -ap docker); do
+        if client_can_build "$client"; then
+            printf '%s\n' "$client"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Sets and exports DOCKER (a build-capable client) and DOCKER_BUILDKIT=1.
+use_docker_client() {
+    DOCKER=$(docker_client) || die "no docker client that can BuildKit-build (run tests/env/docker-engine.sh start)"
+    DOCKER_BUILDKIT=1
+    export DOCKER DOCKER_BUILDKIT
+}
+
+host_codename() {
+    # shellcheck disable=SC1091
+    (. /etc/os-release && printf '%s\n' "$VERSION_CODENAME")
+}
+
+# Prints "URI SUITE..." for every enabled deb source in deb822 *.sources files
+# that has the "main" component.
+deb822_sources() {
+    local files=(/etc/apt/sources.list.d/*.sources)
+    [[ -e ${files[0]} ]] || return 0
+    awk '
+        function flush() {
+            if (f["types"] ~ /(^| )deb( |$)/ && f["enabled"] != "no" &&
+                f["components"] ~ /(^| )main( |$)/) {
+                n = split(f["uris"], uris, " ")
+                for (i = 1; i <= n; i++) print uris[i], f["suites"]
+            }
+            delete f
+            key = ""
+        }
+        FNR == 1 { flush() }
+        /^[ \t]*#/ { next }
+        /^[ \t]*$/ { flush(); next }
+        /^[ \t]/ { if (key != "") f[key] = f[key] " " $0; next }
+        {
+            key = tolower(substr($0, 1, index($0, ":") - 1))
+            value = substr($0, index($0, ":") + 1)
+            gsub(/^[ \t]+|[ \t]+$/, "", value)
+            f[key] = value
+        }
+        END { flush() }
+    ' "${files[@]}"
+}
+
+# Same output for one-line "deb [opts] URI SUITE COMPONENT..." entries.
+one_line_sources() {
+    local files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list)
+    local existing=() file
+    for file in "${files[@]}"; do
+        [[ -f $file ]] && existing+=("$file")
+    done
+    [[ ${#existing[@]} -gt 0 ]] || return 0
+    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "${existing[@]}" |
+        awk '$1 == "deb" && NF >= 4 {
+            for (i = 4; i <= NF; i++) if ($i == "main") { print $2, $3; break }
+        }'
+}
+
+# First configured archive URI (trailing slash removed) serving suite $1.
+apt_uri_for_suite() {
+    local wanted=$1 uri suites suite
+    while read -r uri suites; do
+        for suite in $suites; do
+            if [[ $suite == "$wanted" ]]; then
+                printf '%s\n' "${uri%/}"
+                return 0
+            fi
+        done
+    done < <(deb822_sources; one_line_sources)
+    return 1
+}
+
+debian_mirror_url() {
+    apt_uri_for_suite "$(host_codename)" ||
+        die "no Debian archive for $(host_codename) in the host's apt configuration"
+}
+
+debian_security_mirror_url() {
+    apt_uri_for_suite "$(host_codename)-security" ||
+        die "no Debian security archive for $(host_codename)-security in the host's apt configuration"
+}

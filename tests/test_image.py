@@ -1,0 +1,156 @@
+"""The image, black-box: built by the playbook with every default, run, and looked into."""
+import io
+import json
+import re
+import tarfile
+import uuid
+
+import pytest
+
+from conftest import docker, wait_for
+
+HELLO = "Hello World from a default Nginx uWSGI Python 2.7 app in a Docker container (default)"
+
+
+def processes(container):
+    """(user id, command line) of every process in the container, read from /proc."""
+    script = (
+        "import os\n"
+        "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "    try:\n"
+        "        uid = [l.split()[1] for l in open('/proc/%s/status' % pid) if l.startswith('Uid:')][0]\n"
+        "        cmd = open('/proc/%s/cmdline' % pid).read().replace('\\0', ' ').strip()\n"
+        "    except (IOError, OSError):\n"
+        "        continue\n"
+        "    print('%s\\t%s' % (uid, cmd))\n"
+    )
+    output = container.exec("python", "-c", script).stdout
+    return [tuple(line.split("\t", 1)) for line in output.splitlines() if "\t" in line]
+
+
+def user_id(container, name):
+    return container.exec("id", "-u", name).stdout.strip()
+
+
+def test_hello_world_through_nginx_and_uwsgi(image, start_container):
+    container = start_container(image)
+    status, headers, body = container.wait_until_serving()
+    assert status == 200
+    assert body == HELLO
+    assert headers["Server"] == "nginx"
+
+
+def test_supervisord_runs_nginx_and_uwsgi(image, start_container):
+    container = start_container(image)
+    container.wait_until_serving()
+
+    def both_running():
+        status = container.exec("supervisorctl", "status", check=False).stdout
+        return all(re.search(r"^%s\s+RUNNING" % name, status, re.M) for name in ("nginx", "uwsgi"))
+
+    # STARTING turns RUNNING once a program has stayed up for startsecs (1 s).
+    wait_for(both_running, timeout=10, message="nginx and uwsgi RUNNING in supervisorctl status")
+
+
+def test_workers_do_not_run_as_root(image, start_container):
+    container = start_container(image)
+    container.wait_until_serving()
+    table = processes(container)
+    nginx_workers = [uid for uid, cmd in table if cmd.startswith("nginx: worker process")]
+    assert nginx_workers and set(nginx_workers) == {user_id(container, "www-data")}, table
+    # uWSGI's master drops to the uwsgi user too, once it has bound the socket.
+    uwsgi = [uid for uid, cmd in table if cmd.startswith("uwsgi ")]
+    assert len(uwsgi) >= 2 and set(uwsgi) == {user_id(container, "uwsgi")}, table
+
+
+def test_no_build_tools_in_the_final_image(image):
+    checks = {
+        "ansible": "python -c 'import ansible' 2>/dev/null",
+        "gcc": "command -v gcc cc",
+        "Debian's python3": "test -e /usr/bin/python3",
+        "pip cache": "test -n \"$(ls -A /root/.cache 2>/dev/null)\"",
+        "apt lists": "test -n \"$(ls /var/lib/apt/lists/*_Packages 2>/dev/null)\"",
+        "the mounted build stages": "test -n \"$(find /mnt -type f)\"",
+    }
+    for what, check in checks.items():
+        result = docker("run", "--rm", "--entrypoint", "sh", image, "-c", check, check=False)
+        assert result.returncode != 0, "%s found in the image: %s" % (what, result.stdout)
+
+
+def saved_layers(image, tmp_path):
+    archive = tmp_path / "image.tar"
+    docker("save", "--output", str(archive), image)
+    with tarfile.open(archive) as outer:
+        manifest = json.load(outer.extractfile("manifest.json"))
+        for layer in manifest[0]["Layers"]:
+            with tarfile.open(fileobj=io.BytesIO(outer.extractfile(layer).read())) as inner:
+                yield layer, inner
+
+
+def test_no_secret_ansible_or_compiler_in_any_layer(image, build_ca, tmp_path):
+    marker = "".join(build_ca.marker_lines).encode()
+    forbidden = re.compile(r"(^|/)(ansible|ansible_collections)/|^(\./)?usr/bin/(gcc|cc|x86_64-linux-gnu-gcc[-0-9.]*)$"
+                           r"|/cc1$|^(\./)?root/\.cache/pip/|^(\./)?mnt/.+/.|^(\./)?run/secrets/.")
+    found = []
+    for layer, inner in saved_layers(image, tmp_path):
+        for member in inner.getmembers():
+            if forbidden.search(member.name):
+                found.append((layer, member.name))
+            if member.isfile() and member.size < 50_000_000:
+                content = inner.extractfile(member).read()
+                flattened = content.replace(b"\n", b"")
+                if marker in flattened or build_ca.marker_der in content:
+                    found.append((layer, member.name + " (holds the build secret)"))
+    assert not found, found
+    history = docker("history", "--no-trunc", image).stdout
+    assert "BEGIN CERTIFICATE" not in history
+
+
+def test_nginx_comes_from_the_configured_repository(image, nginx_repo):
+    version = docker("run", "--rm", image, "dpkg-query", "--show", "--showformat=${Version}", "nginx").stdout
+    # The stand-in's version sorts below Debian's own, so only the pin can have chosen it.
+    assert version == nginx_repo.version
+    sources = docker("run", "--rm", image, "cat", "/etc/apt/sources.list.d/nginx.list").stdout
+    assert "signed-by=" in sources and nginx_repo.url + "/debian bullseye nginx" in sources
+
+
+def test_a_key_with_an_unlisted_fingerprint_fails_the_build(build_image):
+    tag = "uwsgi-nginx-test:badkey-%s" % uuid.uuid4().hex[:8]
+    result = build_image(tag, check=False, NGINX_KEY_FINGERPRINTS="0" * 40)
+    assert result.returncode != 0
+    assert "refusing the signing key" in result.stderr
+    assert "not in nginx_key_fingerprints" in result.stderr
+
+
+def test_a_broken_app_makes_the_container_exit_non_zero(image, start_container, tmp_path):
+    (tmp_path / "main.py").write_text("import module_that_does_not_exist\n")
+    tmp_path.chmod(0o755)  # readable by the uwsgi user
+    container = start_container(image, "--volume", "%s:/app:ro" % tmp_path)
+    exit_code = container.wait_exit(timeout=30)
+    assert exit_code != 0
+    logs = container.logs()
+    assert "module_that_does_not_exist" in logs
+    assert "uwsgi" in logs and "stopped because" in logs
+
+
+def test_docker_stop_is_graceful(image, start_container):
+    container = start_container(image)
+    container.wait_until_serving()
+    result = docker("stop", "--time", "10", container.name)
+    assert result.returncode == 0
+    assert container.inspect()["State"]["ExitCode"] == 0, container.logs()
+
+
+def test_end_of_life_release_is_provisioned_from_the_archive(build_image, debian_archive):
+    """The stand-in base image is bullseye; declaring bullseye end-of-life must make the build
+    fetch every package through the archive stand-in and keep the image on it."""
+    tag = "uwsgi-nginx-test:eol-%s" % uuid.uuid4().hex[:8]
+    build_image(tag, DEBIAN_EOL_RELEASES="bullseye", DEBIAN_ARCHIVE_URL=debian_archive.url,
+                DEBIAN_ARCHIVE_SECURITY_URL=debian_archive.security_url)
+    sources = docker("run", "--rm", tag, "cat", "/etc/apt/sources.list").stdout
+    assert "deb %s bullseye main" % debian_archive.url in sources
+    assert "deb %s bullseye-security main" % debian_archive.security_url in sources
+    assert "Check-Valid-Until" in docker("run", "--rm", tag, "cat", "/etc/apt/apt.conf.d/10archive").stdout
+    served = debian_archive.log.read_text()
+    assert re.search(r"GET /debian/dists/bullseye/InRelease", served), served[-2000:]
+    assert re.search(r"GET /debian/pool/main/.*\.deb", served), served[-2000:]
