@@ -13,11 +13,10 @@ import uuid
 
 import pytest
 
-from conftest import DOCKER, ENV_DIR, REPO
+from conftest import DOCKER, ENV_DIR, REPO, STANDIN_SUITE
 
 SCENARIOS = ["uwsgi", "nginx", "supervisor", "default"]
 PLATFORM_IMAGE = "uwsgi-nginx-molecule:bullseye"
-STANDIN_SUITE = "bullseye"
 VENV_BIN = REPO / ".venv" / "bin"
 SCENARIO_TIMEOUT = 20 * 60
 TAIL_LINES = 150
@@ -38,16 +37,6 @@ def search_path():
     return os.pathsep.join(first + rest)
 
 
-def parse_assignments(text):
-    """KEY=VALUE lines (as standins.sh prints them) into a dict."""
-    values = {}
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key.isidentifier():
-            values[key] = value
-    return values
-
-
 @pytest.fixture(scope="module")
 def platform_image():
     """The scenarios' platform image, built by the project's script when it is missing."""
@@ -58,23 +47,12 @@ def platform_image():
 
 
 @pytest.fixture(scope="module")
-def nginx_standin():
-    """The nginx.org stand-in repository (standins.sh), as NGINX_* environment variables."""
-    script = str(ENV_DIR / "standins.sh")
-    started = subprocess.run([script, "start-nginx-repo", STANDIN_SUITE], check=True,
-                             capture_output=True, text=True, timeout=600)
-    values = parse_assignments(started.stdout)
-    missing = {"NGINX_REPO_URL", "NGINX_SIGNING_KEY_URL", "NGINX_KEY_FINGERPRINTS"} - set(values)
-    assert not missing, "standins.sh printed no %s:\n%s\n%s" % (sorted(missing), started.stdout, started.stderr)
-    yield values
-    subprocess.run([script, "stop", "nginx-repo"], check=False, capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def molecule_env(platform_image, nginx_standin):
+def molecule_env(platform_image, nginx_repo):
     env = dict(os.environ)
-    env.update(nginx_standin)
     env.update({
+        "NGINX_REPO_URL": nginx_repo.url,
+        "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
+        "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
         "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
         "PATH": search_path(),
         "MOLECULE_HTTP_PORT": str(free_port()),

@@ -38,7 +38,7 @@ name=uwsgi-nginx-demo
 "$DOCKER" run --detach --name "$name" --publish "127.0.0.1:$PORT:80" "$IMAGE" >/dev/null
 log "waiting for http://127.0.0.1:$PORT/"
 for _ in $(seq 60); do
-    if curl -fsS --max-time 2 "http://127.0.0.1:$PORT/"; then
+    if curl -fsS --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null; then
         echo
         log "container $name serves http://127.0.0.1:$PORT/ (stop it with: $DOCKER rm -f $name)"
         exit 0
