@@ -1,0 +1,39 @@
+"""The repository is lint-clean, linted the way its users lint it: ansible-lint (production
+profile, .ansible-lint), yamllint (.yamllint) and hadolint, each from the repository's .venv
+(tests/requirements.txt pins them), run from the repository's root. No network is needed."""
+import os
+import subprocess
+
+from conftest import REPO
+
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+def lint(*command, **env):
+    """Run a linter from .venv/bin in the repository's root; fail with its output unless it exits 0."""
+    # .venv/bin first on PATH: ansible-lint runs ansible-playbook --syntax-check from there.
+    environment = dict(os.environ, PATH=str(VENV_BIN) + os.pathsep + os.environ.get("PATH", ""),
+                       NO_COLOR="1", **env)
+    result = subprocess.run([str(VENV_BIN / command[0]), *command[1:]], cwd=str(REPO),
+                            env=environment, capture_output=True, text=True, timeout=600)
+    returncode = result.returncode
+    assert returncode == 0, "%s exited %d:\n%s\n%s" % (
+        " ".join(command), returncode, result.stdout, result.stderr)
+
+
+def test_ansible_lint_is_clean():
+    # --offline (also set in .ansible-lint): requirements.yml is not installed from Galaxy,
+    # schemas are not refreshed and no newer release is looked for.
+    lint("ansible-lint", "--offline", "--nocolor", ANSIBLE_LINT_SKIP_SCHEMA_UPDATE="1")
+
+
+def test_yamllint_is_clean():
+    # --strict: warnings fail too.
+    lint("yamllint", "--strict", "--format", "parsable", ".")
+
+
+def test_hadolint_is_clean():
+    dockerfiles = ["Dockerfile"] + sorted(
+        str(path.relative_to(REPO)) for path in REPO.glob("tests/images/*/Dockerfile"))
+    assert len(dockerfiles) > 1, "no Dockerfile found under tests/images"
+    lint("hadolint", "--no-color", *dockerfiles)
