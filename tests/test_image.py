@@ -154,3 +154,24 @@ def test_end_of_life_release_is_provisioned_from_the_archive(build_image, debian
     served = debian_archive.log.read_text()
     assert re.search(r"GET /debian/dists/bullseye/InRelease", served), served[-2000:]
     assert re.search(r"GET /debian/pool/main/.*\.deb", served), served[-2000:]
+
+
+def test_a_repository_without_the_release_fails_the_build_naming_the_fallback(build_image, nginx_repo):
+    """A repository that builds nothing for the base image's release (here: a path of the
+    stand-in server holding no repository at all) stops the build with a message that says so
+    and points at NGINX_SOURCE=distro."""
+    tag = "uwsgi-nginx-test:norelease-%s" % uuid.uuid4().hex[:8]
+    result = build_image(tag, check=False, NGINX_REPO_URL=nginx_repo.url + "/nothing-here")
+    assert result.returncode != 0
+    assert "has no release for bullseye" in result.stderr
+    assert "NGINX_SOURCE=distro" in result.stderr
+
+
+def test_debian_nginx_serves_the_app_when_asked_for(build_image, start_container):
+    tag = "uwsgi-nginx-test:distro-%s" % uuid.uuid4().hex[:8]
+    build_image(tag, NGINX_SOURCE="distro")
+    package = docker("run", "--rm", tag, "dpkg-query", "--show", "--showformat=${Package} ${Version}",
+                     "nginx-light").stdout
+    assert package.startswith("nginx-light ") and "deb11" in package, package
+    status, headers, body = start_container(tag).wait_until_serving()
+    assert (status, body, headers["Server"]) == (200, HELLO, "nginx")
