@@ -8,6 +8,8 @@
 #   OUTDIR/packages/debian/dists/SUITE/{Release,InRelease,Release.gpg}
 #   OUTDIR/packages/debian/dists/SUITE/nginx/binary-amd64/Packages{,.gz}
 #   OUTDIR/packages/debian/pool/nginx/n/nginx/nginx_<ver>-1~SUITE_amd64.deb
+#     (with nginx.org's systemd unit, nginx.service, and no maintainer scripts:
+#     installing it starts nothing)
 #   OUTDIR/packages/mainline/debian/...          (same again, mainline channel)
 #   OUTDIR/keys/nginx_signing.key                (armored public key)
 #   OUTDIR/fingerprint                           (40 upper-case hex digits)
@@ -212,6 +214,33 @@ EOF
 EOF
 }
 
+write_systemd_unit() {  # nginx.org's nginx.service, in place of nginx-common's
+    local root="$1" unit
+    # Where the Debian package has it (/lib up to bookworm, /usr/lib from trixie on).
+    unit="$(cd "$root" && find lib usr/lib -path '*/systemd/system/nginx.service' 2>/dev/null | head -n1 || true)"
+    unit="${unit:-lib/systemd/system/nginx.service}"
+    mkdir -p "$root/$(dirname "$unit")"
+    cat >"$root/$unit" <<'EOF'
+[Unit]
+Description=nginx - high performance web server
+Documentation=https://nginx.org/en/docs/
+After=network-online.target remote-fs.target nss-lookup.target
+Wants=network-online.target
+
+[Service]
+Type=forking
+PIDFile=/run/nginx.pid
+ExecStart=/usr/sbin/nginx -c ${CONFFILE}
+ExecReload=/bin/sh -c "/bin/kill -s HUP $(/bin/cat /run/nginx.pid)"
+ExecStop=/bin/sh -c "/bin/kill -s TERM $(/bin/cat /run/nginx.pid)"
+Environment="CONFFILE=/etc/nginx/nginx.conf"
+EnvironmentFile=-/etc/default/nginx
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
 write_control() {
     local root="$1" version="$2" depends="$3" size
     size="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
@@ -250,6 +279,7 @@ build_package() {
     drop_debian_specifics "$root"
     write_nginx_conf "$root"
     write_default_site "$root"
+    write_systemd_unit "$root"
     mkdir -p "$root/var/log/nginx" "$root/var/lib/nginx" "$root/var/cache/nginx"
     write_control "$root" "$version" "$(filtered_depends "$core")"
     mkdir -p "$out"
