@@ -65,6 +65,11 @@ RUN --mount=type=bind,from=ansible,source=/opt/ansible,target=/mnt/ansible \
 WORKDIR /app
 EXPOSE 80
 STOPSIGNAL SIGTERM
+# Every start: settings from the environment checked, /app/prestart.sh run, configuration
+# rendered and checked; then supervisord (see roles/entrypoint/README.md).
+ENTRYPOINT ["uwsgi-nginx-entrypoint"]
 CMD ["run-supervisord"]
+# Healthy when nginx answers and the app, through uWSGI, answers it (any status below 500).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["uwsgi-nginx-healthcheck"]
 
 COPY app /app

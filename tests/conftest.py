@@ -158,17 +158,30 @@ def image(build_image):
 # --- containers --------------------------------------------------------------------------
 
 class Container:
-    def __init__(self, name):
+    def __init__(self, name, container_port=80):
         self.name = name
+        self.container_port = container_port
 
     @property
     def port(self):
-        output = docker("port", self.name, "80/tcp").stdout.strip().splitlines()[0]
+        return self.port_of(self.container_port)
+
+    def port_of(self, container_port):
+        """The port on 127.0.0.1 Docker published container_port on."""
+        output = docker("port", self.name, "%d/tcp" % container_port).stdout.strip().splitlines()[0]
         return int(output.rsplit(":", 1)[1])
 
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ip(self):
+        """The container's address on Docker's bridge (no userland proxy in between)."""
+        return self.inspect()["NetworkSettings"]["IPAddress"]
+
+    def health(self):
+        return self.inspect()["State"].get("Health", {}).get("Status")
 
     def get(self, path="/"):
         return http_get(self.url + path)
@@ -202,15 +215,16 @@ class Container:
 
 @pytest.fixture
 def start_container():
-    """start_container(image, *docker_run_args, command=()) -> Container, removed afterwards."""
+    """start_container(image, *docker_run_args, command=(), port=80) -> Container, removed
+    afterwards; port is published on 127.0.0.1, on a port Docker picks."""
     started = []
 
-    def start(image_tag, *run_args, command=()):
+    def start(image_tag, *run_args, command=(), port=80):
         name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12]
-        docker("run", "--detach", "--name", name, "--publish", "127.0.0.1::80", *run_args,
+        docker("run", "--detach", "--name", name, "--publish", "127.0.0.1::%d" % port, *run_args,
                image_tag, *command)
         started.append(name)
-        return Container(name)
+        return Container(name, port)
 
     yield start
     for name in started:

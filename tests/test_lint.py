@@ -34,6 +34,7 @@ def test_yamllint_is_clean():
 
 def test_hadolint_is_clean():
     dockerfiles = ["Dockerfile"] + sorted(
-        str(path.relative_to(REPO)) for path in REPO.glob("tests/images/*/Dockerfile"))
+        str(path.relative_to(REPO)) for pattern in ("examples/*/Dockerfile", "tests/images/*/Dockerfile")
+        for path in REPO.glob(pattern))
     assert len(dockerfiles) > 1, "no Dockerfile found under tests/images"
     lint("hadolint", "--no-color", *dockerfiles)

@@ -1,0 +1,32 @@
+"""A WSGI app for the tests, Python 2.7 and 3: tells what it sees.
+
+    /slow?seconds=S   answers after S seconds
+    /environ          its process environment, as JSON
+    anything else     "probe app", with the path in the X-Probe-Path header
+"""
+import json
+import os
+import time
+
+try:
+    from urllib.parse import parse_qs
+except ImportError:  # Python 2
+    from urlparse import parse_qs
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "/")
+    if path == "/slow":
+        seconds = float(parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["0.5"])[0])
+        time.sleep(seconds)
+        body = ("slept %s" % seconds).encode("utf-8")
+    elif path == "/environ":
+        body = json.dumps(dict(os.environ)).encode("utf-8")
+    else:
+        body = b"probe app"
+    start_response("200 OK", [
+        ("Content-Type", "text/plain"),
+        ("Content-Length", str(len(body))),
+        ("X-Probe-Path", path),
+    ])
+    return [body]
