@@ -1,5 +1,5 @@
 # One entry point for building, running and testing the image. See README.md.
-.PHONY: run test build
+.PHONY: run test bench
 
 # Build the image with its defaults and run it on http://127.0.0.1:$(PORT)/ (default 8080).
 run:
@@ -8,3 +8,7 @@ run:
 # The whole test suite: image tests and Molecule scenarios (arguments: PYTEST_ARGS=...).
 test:
 	tests/run.sh $(PYTEST_ARGS)
+
+# Under load: ours / reference / limit, size, start, rebuild and memory (arguments: BENCH_ARGS=...).
+bench:
+	tests/bench/run.sh $(BENCH_ARGS)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make bench`: build the image with its defaults, then run tests/bench/bench.py against it
+# (ours / reference / limit at 50, 500 and 2,000 connections, plus size, start, rebuild and
+# memory figures). From a fresh machine: starts the Docker engine if none answers, builds the
+# local stand-ins it needs, installs wrk. Arguments go to bench.py (--seconds, --rounds,
+# --levels, --output). Takes about 10 minutes with the defaults.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
+
+IMAGE=${IMAGE:-uwsgi-nginx:bench}
+PYTHON_IMAGE=${PYTHON_IMAGE:-python:2.7-slim}
+started_repo=
+
+cleanup() {
+    if [[ -n $started_repo ]]; then "$TESTS_ENV_DIR/standins.sh" stop nginx-repo || true; fi
+    "$TESTS_ENV_DIR/docker-engine.sh" stop-if-started || true
+}
+trap cleanup EXIT
+
+DOCKER=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
+export DOCKER DOCKER_BUILDKIT=1
+"$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
+if ! command -v wrk >/dev/null; then
+    log "installing wrk from apt"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
+fi
+
+build=("$DOCKER" build --network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+if [[ -z ${NGINX_REPO_URL:-} ]]; then
+    eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo bullseye)"
+    started_repo=1
+    build+=(--build-arg "NGINX_REPO_URL=$NGINX_REPO_URL" --build-arg "NGINX_SIGNING_KEY_URL=$NGINX_SIGNING_KEY_URL"
+            --build-arg "NGINX_KEY_FINGERPRINTS=$NGINX_KEY_FINGERPRINTS")
+fi
+ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
+if [[ -s $ca_file ]]; then
+    build+=(--secret "id=ca,src=$ca_file")
+fi
+
+log "building $IMAGE"
+"${build[@]}" --tag "$IMAGE" "$REPO_ROOT" >&2
+build_json=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${build[@]}")
+python3 "$REPO_ROOT/tests/bench/bench.py" "$IMAGE" --base "$PYTHON_IMAGE" --build-command "$build_json" "$@"
