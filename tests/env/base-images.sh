@@ -5,7 +5,8 @@
 #   tests/env/base-images.sh debian:bullseye python:2.7-slim molecule:bullseye
 #
 #   debian:<suite>    debootstrap minbase rootfs, imported (also tagged <suite>-slim)
-#   python:<ver>-slim built from tests/images/python<ver>/ (see python_recipe)
+#   python:<ver>-slim 2.7, 3.9, 3.11, 3.13: built from tests/images/python2.7/ or
+#                     tests/images/python3/ (see python_recipe)
 #   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
 set -euo pipefail
 
@@ -21,15 +22,33 @@ ROOTFS=
 ENSURED=()
 
 usage() {
-    printf 'usage: %s IMAGE... (debian:<suite>, python:2.7-slim, molecule:<suite>)\n' "$0" >&2
+    printf 'usage: %s IMAGE... (debian:<suite>, python:<2.7|3.9|3.11|3.13>-slim, molecule:<suite>)\n' "$0" >&2
     exit 2
 }
 
-# Python image -> "<Dockerfile dir under tests/images> <Debian suite of its FROM>".
-# A 3.x stand-in is one more line here plus its Dockerfile directory.
+# Python image -> "<Dockerfile dir under tests/images> <Debian suite of its FROM>
+# [NAME=VALUE build argument]...". The 3.x stand-ins share tests/images/python3: each
+# compiles the suite's own python3.x source (the orig tarball in the Debian archive, its
+# SHA256 as the suite's Sources index lists it) and adds the pip, setuptools and wheel
+# releases the official image of that version ships (3.12 and later: pip only).
 python_recipe() {
     case $1 in
         python:2.7-slim) echo "python2.7 bullseye" ;;
+        python:3.9-slim)
+            echo "python3 bullseye SUITE=bullseye PYTHON_VERSION=3.9.2 PYTHON_SOURCE_FORMAT=xz" \
+                "PYTHON_SOURCE_SHA256=3c2034c54f811448f516668dce09d24008a0716c3a794dd8639b5388cbde247d" \
+                "PYTHON_PIP_VERSION=23.0.1 PYTHON_SETUPTOOLS_VERSION=79.0.1 PYTHON_WHEEL_VERSION=0.45.1"
+            ;;
+        python:3.11-slim)
+            echo "python3 bookworm SUITE=bookworm PYTHON_VERSION=3.11.2 PYTHON_SOURCE_FORMAT=gz" \
+                "PYTHON_SOURCE_SHA256=2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849" \
+                "PYTHON_PIP_VERSION=24.0 PYTHON_SETUPTOOLS_VERSION=79.0.1 PYTHON_WHEEL_VERSION=0.45.1"
+            ;;
+        python:3.13-slim)
+            echo "python3 trixie SUITE=trixie PYTHON_VERSION=3.13.5 PYTHON_SOURCE_FORMAT=xz" \
+                "PYTHON_SOURCE_SHA256=93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640" \
+                "PYTHON_PIP_VERSION=25.3"
+            ;;
         *) return 1 ;;
     esac
 }
@@ -142,14 +161,18 @@ ensure_debian() {
 }
 
 ensure_python() {
-    local image=$1 recipe dir suite mirror start=$SECONDS
+    local image=$1 recipe dir suite mirror arg start=$SECONDS
+    local build_args=()
     recipe=$(python_recipe "$image") || die "no stand-in recipe for $image"
-    read -r dir suite <<<"$recipe"
+    read -r dir suite recipe <<<"$recipe"
+    for arg in $recipe; do
+        build_args+=(--build-arg "$arg")
+    done
     if ! have_or_pull "$image"; then
         ensure_debian "$suite"
         mirror=$(debian_mirror_url)
         log "building $image from tests/images/$dir"
-        docker_build --build-arg "DEBIAN_MIRROR=$mirror" \
+        docker_build --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" \
             -t "$image" "$IMAGES_DIR/$dir"
         log "built $image in $((SECONDS - start))s"
     fi
