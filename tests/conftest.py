@@ -19,6 +19,9 @@ ENV_DIR = REPO / "tests" / "env"
 STATE_DIR = Path(os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"))
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STANDIN_SUITE = "bullseye"
+# The base image of the `image` fixture, which test_image.py and test_runtime.py test:
+# PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py"
+PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:2.7-slim")
 
 sys.path.insert(0, str(ENV_DIR))
 import loopback  # noqa: E402
@@ -146,13 +149,56 @@ def build_image(build_ca, nginx_repo):
         docker("rmi", "--force", tag, check=False)
 
 
+def python_version(python_image):
+    """"2.7" for python:2.7-slim."""
+    return python_image.split(":", 1)[1].split("-", 1)[0]
+
+
+def ensure_base_image(python_image):
+    """The base image, built by the project's script as a stand-in when it is missing."""
+    if docker("image", "inspect", python_image, check=False).returncode != 0:
+        subprocess.run([str(ENV_DIR / "base-images.sh"), python_image], check=True,
+                       stdout=subprocess.DEVNULL, timeout=1800)
+
+
+def debian_suite(image_tag):
+    return docker("run", "--rm", "--entrypoint", "sh", image_tag, "-c",
+                  ". /etc/os-release && echo $VERSION_CODENAME").stdout.strip()
+
+
 @pytest.fixture(scope="session")
-def image(build_image):
-    """The image as a user builds it: every build argument at its default, nginx.org's
-    repository answered by the stand-in."""
-    tag = "uwsgi-nginx-test:%s" % uuid.uuid4().hex[:12]
-    build_image(tag)
-    return tag
+def nginx_repo_for(request):
+    """nginx_repo_for(suite): the nginx.org stand-in that has a package for that Debian suite."""
+    def pick(suite):
+        if suite == STANDIN_SUITE:
+            return request.getfixturevalue("nginx_repo")
+        return request.getfixturevalue("nginx_repo_suites")
+    return pick
+
+
+def build_python_image(build_image, nginx_repo_for, python_image):
+    """The image on python_image, nginx from the stand-in for its Debian suite; returns
+    (tag, the stand-in, suite)."""
+    ensure_base_image(python_image)
+    suite = debian_suite(python_image)
+    repo = nginx_repo_for(suite)
+    tag = "uwsgi-nginx-test:%s-%s" % (python_version(python_image), uuid.uuid4().hex[:12])
+    build_image(tag, PYTHON_IMAGE=python_image, NGINX_REPO_URL=repo.url, NGINX_SIGNING_KEY_URL=repo.key_url,
+                NGINX_KEY_FINGERPRINTS=repo.fingerprint)
+    return tag, repo, suite
+
+
+@pytest.fixture(scope="session")
+def built_image(build_image, nginx_repo_for):
+    """(tag, nginx stand-in, Debian suite) of the image on PYTHON_IMAGE."""
+    return build_python_image(build_image, nginx_repo_for, PYTHON_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def image(built_image):
+    """The image as a user builds it: every build argument at its default but PYTHON_IMAGE,
+    nginx.org's repository answered by the stand-in."""
+    return built_image[0]
 
 
 # --- containers --------------------------------------------------------------------------

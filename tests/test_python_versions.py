@@ -1,0 +1,50 @@
+"""Python 3 from the same Dockerfile: the image built on each of UWSGI_NGINX_SMOKE_PYTHON_IMAGES
+(default python:3.13-slim; local stand-ins where the official images cannot be pulled),
+smoke-tested: the app answers on that Python, a setting from the environment is applied and a
+bad one refused, the health check, the Flask example as a child image, a clean `docker stop`.
+
+The whole image suite on another Python runs with
+    PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py"
+"""
+import os
+import time
+
+import pytest
+
+from conftest import PYTHON_IMAGE, build_python_image, docker, python_version, wait_for
+from test_runtime import FAST_HEALTH, build_flask_example, env, uwsgi_workers
+
+SMOKE_PYTHON_IMAGES = [image for image in os.environ.get(
+    "UWSGI_NGINX_SMOKE_PYTHON_IMAGES", "python:3.13-slim").split(",") if image and image != PYTHON_IMAGE]
+
+
+@pytest.fixture(scope="module", params=SMOKE_PYTHON_IMAGES)
+def python3_image(request, build_image, nginx_repo_for):
+    tag, _, _ = build_python_image(build_image, nginx_repo_for, request.param)
+    return tag, python_version(request.param)
+
+
+def test_the_app_answers_on_that_python(python3_image, start_container):
+    image, version = python3_image
+    container = start_container(image, *env(UWSGI_PROCESSES="2"), *FAST_HEALTH)
+    status, headers, body = container.wait_until_serving()
+    assert (status, headers["Server"]) == (200, "nginx")
+    assert body == "Hello World from a default Nginx uWSGI Python %s app in a Docker container (default)" % version
+    assert len(uwsgi_workers(container)) == 2
+    wait_for(lambda: container.health() == "healthy", 30, message="healthy")
+    started = time.monotonic()
+    assert docker("stop", container.name).returncode == 0
+    assert time.monotonic() - started < 8
+    assert container.inspect()["State"]["ExitCode"] == 0, container.logs()
+
+
+def test_a_bad_setting_is_refused_on_that_python(python3_image, start_container):
+    image, _ = python3_image
+    container = start_container(image, *env(LISTEN_PORT="70000"))
+    assert container.wait_exit(timeout=20) != 0
+    assert 'uwsgi-nginx-entrypoint: LISTEN_PORT="70000": expected a whole number' in container.logs()
+
+
+def test_the_flask_example_on_that_python(python3_image, build_ca, start_container):
+    image, version = python3_image
+    build_flask_example(image, version, build_ca, start_container)
