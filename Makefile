@@ -1,14 +1,20 @@
 # One entry point for building, running and testing the image. See README.md.
-.PHONY: run test bench
+.PHONY: run test test-matrix bench
 
 # Build the image with its defaults and run it on http://127.0.0.1:$(PORT)/ (default 8080).
 run:
 	tests/env/build-and-run.sh
 
 # The whole test suite: image tests and Molecule scenarios (arguments: PYTEST_ARGS=...).
+# The role scenarios run on bullseye only; the host scenario on bullseye, bookworm and trixie.
 test:
 	tests/run.sh $(PYTEST_ARGS)
 
 # Under load: ours / reference / limit, size, start, rebuild and memory (arguments: BENCH_ARGS=...).
 bench:
 	tests/bench/run.sh $(BENCH_ARGS)
+
+# Every Molecule scenario on every Debian suite: the role scenarios on bullseye, bookworm and
+# trixie, and the host scenario (arguments: PYTEST_ARGS=...).
+test-matrix:
+	UWSGI_NGINX_MOLECULE_SUITES=bullseye,bookworm,trixie tests/run.sh tests/test_molecule.py $(PYTEST_ARGS)

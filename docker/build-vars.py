@@ -1,9 +1,7 @@
 """Print, as JSON for ansible-playbook --extra-vars, the role variables named by the build
-arguments that were given a value. An empty build argument keeps the role's default. Runs on
-the image's Python, which also picks the supervisor release (see below)."""
+arguments that were given a value. An empty build argument keeps the role's default."""
 import json
 import os
-import sys
 
 
 def comma_list(value):
@@ -27,11 +25,6 @@ for argument, (variable, convert) in sorted(BUILD_ARGUMENTS.items()):
     value = os.environ.get(argument, "")
     if value:
         extra_vars[variable] = convert(value)
-# supervisor 4.2.5, the role's default (kept for Python 2.7), imports pkg_resources: Python
-# 3.12 and later images have no setuptools, and pip's current setuptools for its declared
-# dependency no longer has pkg_resources. 4.3.0 does without it.
-if sys.version_info[0] >= 3:
-    extra_vars["supervisor_version"] = "4.3.0"
 # Free-form JSON for any other role variable (last, so it wins).
 extra_vars.update(json.loads(os.environ.get("ANSIBLE_EXTRA_VARS") or "{}"))
 print(json.dumps(extra_vars))

@@ -3,6 +3,7 @@ and containers. Every container gets a unique name and a port on 127.0.0.1 chose
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -87,6 +88,34 @@ def nginx_repo():
         version=version,
     )
     loopback.stop(name, str(STATE_DIR))
+
+
+# The Debian suites the Molecule platforms run (uwsgi-nginx-molecule:<suite>).
+MOLECULE_SUITES = ["bullseye", "bookworm", "trixie"]
+
+
+@pytest.fixture(scope="session")
+def nginx_repo_suites():
+    """nginx_repo's stand-in with a package for each of MOLECULE_SUITES, one key signing them all,
+    as nginx.org's repository: one URL for every platform. versions: {suite: version}. Its
+    directory is this session's own, removed at the end."""
+    name = "pytest-nginx-repo-suites-%d" % os.getpid()
+    directory = STATE_DIR / name
+    subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)], check=True)
+    url = loopback.start_static(name, str(directory), str(STATE_DIR))
+    versions = {}
+    for suite in MOLECULE_SUITES:
+        packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
+        versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
+                               if line.startswith("Version:"))
+    yield SimpleNamespace(
+        url=url + "/packages",
+        key_url=url + "/keys/nginx_signing.key",
+        fingerprint=(directory / "fingerprint").read_text().strip(),
+        versions=versions,
+    )
+    loopback.stop(name, str(STATE_DIR))
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,15 @@
-"""Runs every Molecule scenario (molecule/<name>/) with `molecule test`: create, prepare,
-converge, idempotence, verify and destroy, on the uwsgi-nginx-molecule:bullseye platform (the
-host scenario also on :bookworm and :trixie).
+"""Runs the Molecule scenarios (molecule/<name>/) with `molecule test`: create, prepare,
+converge, idempotence, side effect (where a scenario has one), verify and destroy.
 
-The scenarios reach the nginx.org stand-in on 127.0.0.1 through host networking, so nginx in
-the scenario container binds MOLECULE_HTTP_PORT on this machine: a free port is picked here."""
+- The role scenarios (uwsgi, nginx, supervisor, default) run in container mode on one platform,
+  uwsgi-nginx-molecule:<suite>, once for each suite in UWSGI_NGINX_MOLECULE_SUITES
+  (comma-separated; default bullseye, what `make test` runs; `make test-matrix` runs all three).
+- host (systemd as PID 1, the playbook in host mode) runs on bullseye, bookworm and trixie at
+  once, in every run.
+
+The scenarios reach the nginx.org stand-in (one repository for the three suites) on 127.0.0.1
+through host networking, so nginx in the scenario containers binds MOLECULE_HTTP_PORT (and the
+next ports, for host) on this machine: a free port is picked here."""
 import os
 import shutil
 import signal
@@ -14,17 +20,29 @@ import uuid
 
 import pytest
 
-from conftest import DOCKER, ENV_DIR, REPO, STANDIN_SUITE
+from conftest import DOCKER, ENV_DIR, MOLECULE_SUITES, REPO
 
-SCENARIOS = ["uwsgi", "nginx", "supervisor", "default"]
-# Host mode (systemd on bullseye, bookworm and trixie, ~7 min) is opt-in until it has run
-# green in CI: UWSGI_NGINX_HOST_SCENARIO=1 make test
-if os.environ.get("UWSGI_NGINX_HOST_SCENARIO") == "1":
-    SCENARIOS.append("host")
-PLATFORM_IMAGE = "uwsgi-nginx-molecule:bullseye"
+ROLE_SCENARIOS = ["uwsgi", "nginx", "supervisor", "default"]
 VENV_BIN = REPO / ".venv" / "bin"
 SCENARIO_TIMEOUT = 20 * 60
 TAIL_LINES = 150
+
+
+def selected_suites():
+    """The suites UWSGI_NGINX_MOLECULE_SUITES names (default bullseye), checked."""
+    suites = [suite.strip() for suite in os.environ.get("UWSGI_NGINX_MOLECULE_SUITES", "bullseye").split(",")
+              if suite.strip()]
+    unknown = sorted(set(suites) - set(MOLECULE_SUITES))
+    if unknown or not suites:
+        raise pytest.UsageError("UWSGI_NGINX_MOLECULE_SUITES: %s is not a comma-separated list of %s"
+                                % (os.environ.get("UWSGI_NGINX_MOLECULE_SUITES"), ", ".join(MOLECULE_SUITES)))
+    return suites
+
+
+# (scenario, suites of its platforms): the role scenarios once per selected suite, host once.
+CASES = [pytest.param(scenario, [suite], id="%s-%s" % (scenario, suite))
+         for scenario in ROLE_SCENARIOS for suite in selected_suites()]
+CASES.append(pytest.param("host", MOLECULE_SUITES, id="host"))
 
 
 def free_port():
@@ -42,22 +60,9 @@ def search_path():
     return os.pathsep.join(first + rest)
 
 
-@pytest.fixture(scope="module")
-def platform_image():
-    """The scenarios' platform image, built by the project's script when it is missing."""
-    if subprocess.run([DOCKER, "image", "inspect", PLATFORM_IMAGE], capture_output=True).returncode != 0:
-        subprocess.run([str(ENV_DIR / "base-images.sh"), "molecule:" + STANDIN_SUITE], check=True,
-                       stdout=subprocess.DEVNULL, timeout=1800)
-    return PLATFORM_IMAGE
-
-
-# Scenarios with more platforms than PLATFORM_IMAGE: the Debian suites of their images.
-EXTRA_PLATFORM_SUITES = {"host": ["bookworm", "trixie"]}
-
-
-def ensure_platform_images(scenario):
-    """Build, with the project's script, the platform images a scenario needs beyond PLATFORM_IMAGE."""
-    missing = ["molecule:" + suite for suite in EXTRA_PLATFORM_SUITES.get(scenario, [])
+def ensure_platform_images(suites):
+    """Build, with the project's script, the platform images uwsgi-nginx-molecule:<suite> missing."""
+    missing = ["molecule:" + suite for suite in suites
                if subprocess.run([DOCKER, "image", "inspect", "uwsgi-nginx-molecule:" + suite],
                                  capture_output=True).returncode != 0]
     if missing:
@@ -66,16 +71,16 @@ def ensure_platform_images(scenario):
 
 
 @pytest.fixture(scope="module")
-def molecule_env(platform_image, nginx_repo):
+def molecule_env(nginx_repo_suites):
     env = dict(os.environ)
     env.update({
-        "NGINX_REPO_URL": nginx_repo.url,
-        "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
-        "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
+        "NGINX_REPO_URL": nginx_repo_suites.url,
+        "NGINX_SIGNING_KEY_URL": nginx_repo_suites.key_url,
+        "NGINX_KEY_FINGERPRINTS": nginx_repo_suites.fingerprint,
         "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
         "PATH": search_path(),
         "MOLECULE_HTTP_PORT": str(free_port()),
-        # Container names: molecule-<scenario>-<this id>, so runs never meet.
+        # Container names: molecule-<scenario>-<suite>-<this id>, so runs never meet.
         "MOLECULE_RUN_ID": uuid.uuid4().hex[:10],
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
@@ -107,14 +112,19 @@ def tail(path, lines=TAIL_LINES):
         return "".join(log.readlines()[-lines:])
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario, molecule_env, tmp_path):
+@pytest.mark.parametrize("scenario, suites", CASES)
+def test_molecule_scenario(scenario, suites, molecule_env, tmp_path):
     molecule = shutil.which("molecule", path=str(VENV_BIN)) or str(VENV_BIN / "molecule")
     log_path = tmp_path / ("molecule-%s.log" % scenario)
     # Molecule's state (inventory, instance config) for this run only: by default it lives in
     # a directory named after the checkout's directory, shared by every run of the scenario.
     env = dict(molecule_env, MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "ephemeral"))
-    ensure_platform_images(scenario)
+    if scenario in ROLE_SCENARIOS:
+        # The suite of the role scenarios' one platform (their molecule.yml reads it).
+        env["MOLECULE_SUITE"] = suites[0]
+    else:
+        env.pop("MOLECULE_SUITE", None)
+    ensure_platform_images(suites)
     code, seconds = run_logged([molecule, "test", "--scenario-name", scenario], env, log_path,
                                SCENARIO_TIMEOUT)
     print("molecule test -s %s: exit %s after %.0f s (log: %s)" % (scenario, code, seconds, log_path))

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Build a signed apt repository in nginx.org's layout, holding one `nginx`
-# package repacked from Debian's nginx-core (bookworm on: nginx) + nginx-common.
+# Build a signed apt repository in nginx.org's layout, holding for each Debian
+# suite one `nginx` package repacked from that suite's nginx-core (bookworm on:
+# nginx) + nginx-common.
 #
-#   tests/env/nginx-repo.sh SUITE OUTDIR
+#   tests/env/nginx-repo.sh SUITE[,SUITE...] OUTDIR
+#   tests/env/nginx-repo.sh bullseye,bookworm,trixie OUTDIR
 #
-# Result (a loopback stand-in for https://nginx.org/packages and its key):
+# Result (a loopback stand-in for https://nginx.org/packages and its key), for
+# every SUITE, all signed by one key as nginx.org's are:
 #   OUTDIR/packages/debian/dists/SUITE/{Release,InRelease,Release.gpg}
 #   OUTDIR/packages/debian/dists/SUITE/nginx/binary-amd64/Packages{,.gz}
+#     (listing SUITE's package only)
 #   OUTDIR/packages/debian/pool/nginx/n/nginx/nginx_<ver>-1~SUITE_amd64.deb
 #     (with nginx.org's systemd unit, nginx.service, and no maintainer scripts:
 #     installing it starts nothing)
@@ -90,7 +94,7 @@ private_apt() {
 }
 
 download_debian_debs() {
-    local suite="$1" cache="$2" root="$WORK/apt" main security
+    local suite="$1" cache="$2" root="$WORK/apt-$1" main security
     read -r main security < <(python3 "$HERE/loopback.py" mirrors)
     mkdir -p "$root/lists/partial" "$root/cache/archives/partial" \
         "$root/preferences.d" "$root/download"
@@ -301,7 +305,10 @@ make_signing_key() {  # needs GNUPGHOME set; prints the primary fingerprint
 write_indexes() {  # $1 = channel root (…/packages/debian or …/mainline/debian)
     local channel="$1" suite="$2" bin="$1/dists/$2/nginx/binary-$ARCH"
     mkdir -p "$bin"
-    (cd "$channel" && apt-ftparchive packages pool/nginx) >"$bin/Packages"
+    # One pool for every suite, as nginx.org's: each suite's index lists its own package only.
+    (cd "$channel" && apt-ftparchive packages pool/nginx) \
+        | awk -v RS= -v ORS='\n\n' -v deb="~${suite}_${ARCH}.deb" 'index($0, deb)' >"$bin/Packages"
+    grep -q '^Package: nginx$' "$bin/Packages" || die "no $suite package in $channel/pool"
     gzip -9nc "$bin/Packages" >"$bin/Packages.gz"
 }
 
@@ -328,20 +335,26 @@ sign_release() {
         --armor --detach-sign -o "$dists/Release.gpg" "$dists/Release"
 }
 
-build_channel() {  # $1 channel root, $2 suite, $3 fingerprint, $4 .deb
-    local channel="$1" suite="$2" fpr="$3" deb="$4"
+build_channel() {  # $1 channel root, $2 fingerprint, $3 directory of .debs, $4... suites
+    local channel="$1" fpr="$2" debs="$3" suite
+    shift 3
     mkdir -p "$channel/pool/nginx/n/nginx"
-    cp "$deb" "$channel/pool/nginx/n/nginx/"
-    write_indexes "$channel" "$suite"
-    write_release "$channel" "$suite"
-    sign_release "$channel" "$suite" "$fpr"
+    cp "$debs"/*.deb "$channel/pool/nginx/n/nginx/"
+    for suite in "$@"; do
+        write_indexes "$channel" "$suite"
+        write_release "$channel" "$suite"
+        sign_release "$channel" "$suite" "$fpr"
+    done
 }
 
 main() {
-    [[ $# -eq 2 ]] || die "usage: $0 SUITE OUTDIR"
-    local suite="$1" out="$2" cache fpr deb
-    [[ "$suite" =~ ^[a-z]+$ ]] || die "bad suite name: $suite"
-    cache="$STATE_DIR/debs/$suite"
+    [[ $# -eq 2 ]] || die "usage: $0 SUITE[,SUITE...] OUTDIR"
+    local out="$2" suites suite cache fpr
+    IFS=, read -r -a suites <<<"$1"
+    ((${#suites[@]})) || die "no suite given"
+    for suite in "${suites[@]}"; do
+        [[ "$suite" =~ ^[a-z]+$ ]] || die "bad suite name: $suite"
+    done
     require_tools
     mkdir -p "$out" "$STATE_DIR"
     out="$(cd "$out" && pwd)"
@@ -349,13 +362,15 @@ main() {
     trap cleanup EXIT
     export GNUPGHOME="$WORK/gnupg"  # throwaway, deleted by cleanup
 
-    if cached_debs_present "$cache"; then
-        log "using cached Debian packages in $cache"
-    else
-        download_debian_debs "$suite" "$cache"
-    fi
-    build_package "$cache" "$suite" "$WORK/deb"
-    deb="$(compgen -G "$WORK/deb/nginx_*.deb")"
+    for suite in "${suites[@]}"; do
+        cache="$STATE_DIR/debs/$suite"
+        if cached_debs_present "$cache"; then
+            log "using cached Debian packages in $cache"
+        else
+            download_debian_debs "$suite" "$cache"
+        fi
+        build_package "$cache" "$suite" "$WORK/deb"
+    done
 
     fpr="$(make_signing_key)"
     [[ "$fpr" =~ ^[0-9A-F]{40}$ ]] || die "could not read the new key's fingerprint"
@@ -363,9 +378,9 @@ main() {
     mkdir -p "$out/keys"
     gpg --batch --armor --export "$fpr" >"$out/keys/nginx_signing.key"
     printf '%s\n' "$fpr" >"$out/fingerprint"
-    build_channel "$out/packages/debian" "$suite" "$fpr" "$deb"
-    build_channel "$out/packages/mainline/debian" "$suite" "$fpr" "$deb"
-    log "repository ready in $out (key $fpr)"
+    build_channel "$out/packages/debian" "$fpr" "$WORK/deb" "${suites[@]}"
+    build_channel "$out/packages/mainline/debian" "$fpr" "$WORK/deb" "${suites[@]}"
+    log "repository ready in $out (${suites[*]}; key $fpr)"
 }
 
 main "$@"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Loopback stand-ins for upstreams this machine cannot reach.
 #
-#   tests/env/standins.sh start-nginx-repo [SUITE]   # nginx.org apt repo + key
-#   tests/env/standins.sh start-debian-archive       # archive.debian.org proxy
-#   tests/env/standins.sh stop NAME                  # nginx-repo | debian-archive
+#   tests/env/standins.sh start-nginx-repo [SUITE[,SUITE...]]  # nginx.org apt repo + key
+#   tests/env/standins.sh start-debian-archive                 # archive.debian.org proxy
+#   tests/env/standins.sh stop NAME                            # nginx-repo | debian-archive
 #   tests/env/standins.sh stop-all
 #
 # The start-* commands print shell assignments on stdout (everything else goes
@@ -29,7 +29,7 @@ loopback() { python3 "$HERE/loopback.py" "$@"; }
 
 start_nginx_repo() {
     local suite="${1:-bullseye}" repo url fpr
-    repo="$STATE_DIR/nginx-repo-$suite"
+    repo="$STATE_DIR/nginx-repo-${suite//,/-}"
     # Stop first: the repository is rebuilt (new key) under the running server.
     loopback stop --name nginx-repo --state-dir "$STATE_DIR"
     bash "$HERE/nginx-repo.sh" "$suite" "$repo" >&2
