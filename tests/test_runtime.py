@@ -116,6 +116,7 @@ BAD_SETTINGS = [
     ("LISTEN_PORT", "80 default_server; listen 81"),
     ("NGINX_MAX_UPLOAD", "lots"),
     ("NGINX_MAX_UPLOAD", "1m; return 200"),
+    ("NGINX_MAX_UPLOAD", "1m\nworker_processes 64"),
     ("NGINX_WORKER_PROCESSES", "many"),
     ("NGINX_WORKER_CONNECTIONS", "-5"),
     ("NGINX_WORKER_OPEN_FILES", "1e6"),
