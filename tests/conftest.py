@@ -71,21 +71,27 @@ def http_get(url, timeout=5):
 
 # --- loopback stand-ins ------------------------------------------------------------------
 
+def packaged_nginx_version(directory, suite):
+    """The version of the nginx package a stand-in repository directory holds for suite."""
+    packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
+    return next(line.split(":", 1)[1].strip() for line in packages.splitlines() if line.startswith("Version:"))
+
+
 @pytest.fixture(scope="session")
 def nginx_repo():
-    """A signed apt repository in nginx.org's layout on 127.0.0.1, with Debian's nginx repacked."""
+    """A signed apt repository in nginx.org's layout on 127.0.0.1, with Debian's nginx repacked
+    for STANDIN_SUITE (versions: {suite: version}, as nginx_repo_suites has)."""
     directory = STATE_DIR / ("pytest-nginx-repo-" + STANDIN_SUITE)
     subprocess.run([str(ENV_DIR / "nginx-repo.sh"), STANDIN_SUITE, str(directory)], check=True)
     name = "pytest-nginx-repo-%d" % os.getpid()
     url = loopback.start_static(name, str(directory), str(STATE_DIR))
-    packages = (directory / "packages/debian/dists" / STANDIN_SUITE / "nginx/binary-amd64/Packages").read_text()
-    version = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
-                   if line.startswith("Version:"))
+    version = packaged_nginx_version(directory, STANDIN_SUITE)
     yield SimpleNamespace(
         url=url + "/packages",
         key_url=url + "/keys/nginx_signing.key",
         fingerprint=(directory / "fingerprint").read_text().strip(),
         version=version,
+        versions={STANDIN_SUITE: version},
     )
     loopback.stop(name, str(STATE_DIR))
 
@@ -103,11 +109,7 @@ def nginx_repo_suites():
     directory = STATE_DIR / name
     subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)], check=True)
     url = loopback.start_static(name, str(directory), str(STATE_DIR))
-    versions = {}
-    for suite in MOLECULE_SUITES:
-        packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
-        versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
-                               if line.startswith("Version:"))
+    versions = {suite: packaged_nginx_version(directory, suite) for suite in MOLECULE_SUITES}
     yield SimpleNamespace(
         url=url + "/packages",
         key_url=url + "/keys/nginx_signing.key",
@@ -274,6 +276,28 @@ class Container:
 
     def inspect(self):
         return json.loads(docker("inspect", self.name).stdout)[0]
+
+    def processes(self):
+        """Every process in the container but the reader: (pid, parent pid, user id, command
+        line), read from /proc with the image's own Python."""
+        script = (
+            "import os\n"
+            "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    if int(pid) == os.getpid():\n"
+            "        continue\n"
+            "    try:\n"
+            "        ppid = open('/proc/%s/stat' % pid).read().rsplit(')', 1)[1].split()[1]\n"
+            "        uid = [l.split()[1] for l in open('/proc/%s/status' % pid) if l.startswith('Uid:')][0]\n"
+            "        cmd = open('/proc/%s/cmdline' % pid).read().replace('\\0', ' ').strip()\n"
+            "    except (IOError, OSError):\n"
+            "        continue\n"
+            "    print('%s\\t%s\\t%s\\t%s' % (pid, ppid, uid, cmd))\n"
+        )
+        rows = []
+        for line in self.exec("python", "-c", script).stdout.splitlines():
+            pid, ppid, uid, cmd = line.split("\t", 3)
+            rows.append((int(pid), int(ppid), uid, cmd))
+        return rows
 
     def exec(self, *command, check=True):
         return docker("exec", self.name, *command, check=check)

@@ -53,24 +53,8 @@ def env(**variables):
 
 
 def process_table(container):
-    """[(pid, ppid, command line)] of the container's processes, from /proc."""
-    script = (
-        "import os\n"
-        "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-        "    if int(pid) == os.getpid():\n"
-        "        continue\n"
-        "    try:\n"
-        "        ppid = open('/proc/%s/stat' % pid).read().rsplit(')', 1)[1].split()[1]\n"
-        "        cmd = open('/proc/%s/cmdline' % pid).read().replace('\\0', ' ').strip()\n"
-        "    except (IOError, OSError):\n"
-        "        continue\n"
-        "    print('%s\\t%s\\t%s' % (pid, ppid, cmd))\n"
-    )
-    rows = []
-    for line in container.exec("python", "-c", script).stdout.splitlines():
-        pid, ppid, cmd = line.split("\t", 2)
-        rows.append((int(pid), int(ppid), cmd))
-    return rows
+    """[(pid, parent pid, command line)] of the container's processes."""
+    return [(pid, ppid, cmd) for pid, ppid, _, cmd in container.processes()]
 
 
 def uwsgi_workers(container):
