@@ -44,7 +44,8 @@ ARG DEBIAN_ARCHIVE_SECURITY_URL=""
 ARG DEBIAN_EOL_RELEASES=""
 ARG ANSIBLE_EXTRA_VARS=""
 # Ansible runs the modules; Debian's python3-apt, which its apt module needs and the playbook
-# installs when missing, is removed again in this same step, as are apt's lists and caches.
+# installs when missing, is removed again in this same step (with the python3 it brought,
+# which bookworm's iproute2 merely suggests), as are apt's lists and caches.
 RUN --mount=type=bind,from=ansible,source=/opt/ansible,target=/mnt/ansible \
     --mount=type=bind,from=provisioning,source=/provisioning,target=/mnt/provisioning \
     --mount=type=bind,from=uwsgi-wheel,source=/wheels,target=/mnt/uwsgi-wheels \
@@ -56,7 +57,7 @@ RUN --mount=type=bind,from=ansible,source=/opt/ansible,target=/mnt/ansible \
         --extra-vars uwsgi_wheel_dir=/mnt/uwsgi-wheels; \
     case "$python3_apt_preinstalled" in \
         *" installed") ;; \
-        *) apt-get purge --yes --auto-remove python3-apt ;; \
+        *) apt-get purge --yes --auto-remove -o APT::AutoRemove::SuggestsImportant=false python3-apt ;; \
     esac; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/* /root/.ansible /root/.cache /tmp/*; \

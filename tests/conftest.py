@@ -299,6 +299,21 @@ class Container:
             rows.append((int(pid), int(ppid), uid, cmd))
         return rows
 
+    def rss_kib(self):
+        """Resident memory of every process in the container but the reader, summed, in KiB."""
+        script = (
+            "import os\n"
+            "total = 0\n"
+            "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    try:\n"
+            "        if int(pid) != os.getpid():\n"
+            "            total += sum(int(l.split()[1]) for l in open('/proc/%s/status' % pid) if l.startswith('VmRSS:'))\n"
+            "    except (IOError, OSError):\n"
+            "        pass\n"
+            "print(total)\n"
+        )
+        return int(self.exec("python", "-c", script).stdout)
+
     def exec(self, *command, check=True):
         return docker("exec", self.name, *command, check=check)
 

@@ -17,6 +17,7 @@ DOCKER=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 export DOCKER DOCKER_BUILDKIT=1 DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 # The Molecule platforms: the host scenario runs on all three suites.
 "$TESTS_ENV_DIR/base-images.sh" python:2.7-slim molecule:bullseye molecule:bookworm molecule:trixie
+ensure_wrk
 
 requirements=tests/requirements.txt
 stamp=.venv/.requirements.sha256

@@ -5,8 +5,10 @@ writes the numbers as JSON.
 Contenders, all from the same image, each in its own container, loaded on its address on
 Docker's bridge (no userland proxy in between):
   ours       the image's defaults;
-  reference  tiangolo/uwsgi-nginx's defaults through the image's own settings: nginx 1 worker x
-             1024 connections, uWSGI processes 16 with cheaper 2, listen backlog 100;
+  reference  tiangolo/uwsgi-nginx's defaults through the image's own configuration surface:
+             uWSGI processes 16 with cheaper 2 and listen backlog 100 (settings and an app
+             uwsgi.ini), nginx 1 worker x 1024 connections logging each request at once
+             (reference-nginx.conf as /app/nginx.conf);
   limit      the same container as ours, with nginx answering the same body itself on a
              second port (a conf.d server, the user's extension point), i.e. no uWSGI.
 For each connection level the contenders take turns, round after round, so that the machine's
@@ -27,6 +29,8 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "env"))
+import wrk  # noqa: E402
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 LIMIT_PORT = 8081
 
@@ -67,20 +71,6 @@ class Contender:
 
     def remove(self):
         docker("rm", "--force", self.container, check=False)
-
-
-def wrk(url, connections, seconds):
-    threads = min(connections, os.cpu_count() or 2)
-    command = ["wrk", "--threads", str(threads), "--connections", str(connections),
-               "--duration", "%ds" % seconds, "--timeout", "5s", "--script", os.path.join(HERE, "wrk-report.lua"), url]
-    # 2,000 connections need more open files than a shell's default 1,024.
-    output = subprocess.run(["prlimit", "--nofile=20000:20000", *command], check=True, capture_output=True,
-                            text=True, timeout=seconds + 60).stdout
-    report = json.loads(output.strip().splitlines()[-1])
-    seconds_run = report["duration_us"] / 1e6
-    report["socket_errors"] = report["connect"] + report["read"] + report["write"] + report["timeout"]
-    report["ok_per_second"] = (report["requests"] - report["non_2xx_3xx"]) / seconds_run
-    return report
 
 
 def rss_kib(container):
@@ -174,9 +164,9 @@ def main():
         contenders.append(Contender("limit", args.image, [
             "--volume", "%s:/etc/nginx/conf.d/limit.conf:ro" % limit_conf], port=LIMIT_PORT))
         contenders.append(Contender("reference", args.image, [
-            "--env", "NGINX_WORKER_PROCESSES=1", "--env", "NGINX_WORKER_CONNECTIONS=1024",
             "--env", "UWSGI_PROCESSES=16", "--env", "UWSGI_CHEAPER=2",
-            "--env", "UWSGI_INI=/bench/reference-uwsgi.ini", "--volume", "%s:/bench:ro" % HERE]))
+            "--env", "UWSGI_INI=/bench/reference-uwsgi.ini", "--volume", "%s:/bench:ro" % HERE,
+            "--volume", "%s:/app/nginx.conf:ro" % os.path.join(HERE, "reference-nginx.conf")]))
         for contender in contenders:
             assert wait_for_200(contender.url) == body, contender.name
         idle_kib = rss_kib(ours.container)
@@ -186,7 +176,7 @@ def main():
             for round_number in range(args.rounds):
                 order = contenders[round_number % 3:] + contenders[:round_number % 3]
                 for contender in order:
-                    report = wrk(contender.url, level, args.seconds)
+                    report = wrk.run(contender.url, level, args.seconds)
                     results[str(level)][contender.name].append(report)
                     log("%5d connections, round %d, %-9s %8.0f ok/s, p99 %6.1f ms, %d socket errors, %d non-2xx" % (
                         level, round_number + 1, contender.name, report["ok_per_second"], report["p99_us"] / 1000,

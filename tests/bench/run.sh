@@ -20,10 +20,7 @@ trap cleanup EXIT
 DOCKER=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
-if ! command -v wrk >/dev/null; then
-    log "installing wrk from apt"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
-fi
+ensure_wrk
 
 build=("$DOCKER" build --network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
 if [[ -z ${NGINX_REPO_URL:-} ]]; then

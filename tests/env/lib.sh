@@ -121,3 +121,11 @@ debian_security_mirror_url() {
     apt_uri_for_suite "$(host_codename)-security" ||
         die "no Debian security archive for $(host_codename)-security in the host's apt configuration"
 }
+
+# wrk, the load generator of the load tests and the benchmark, from Debian's packages.
+ensure_wrk() {
+    command -v wrk >/dev/null && return 0
+    log "installing wrk from apt"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 ||
+        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2; }
+}

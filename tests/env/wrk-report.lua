@@ -1,4 +1,5 @@
--- wrk reporter: one JSON line with what the benchmark table needs.
+-- wrk reporter: one JSON line with what the load tests and the benchmark need.
+
 done = function(summary, latency, requests)
   local errors = summary.errors
   io.write(string.format(
