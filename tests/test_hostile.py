@@ -93,7 +93,9 @@ def test_a_64_kb_header_gets_400_or_431(image, start_container, tmp_path):
     container = probe_container(start_container, tmp_path, image)
     request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n"
     response, closed = exchange(container.port, request)
-    assert status_of(response) in (400, 431), response[:300]
+    # nginx's own 400 for this (it never sends 431); the issue allows either.
+    assert status_of(response) == 431 or (
+        status_of(response) == 400 and b"Request Header Or Cookie Too Large" in response), response[:300]
     assert closed
     assert_serves_normally(container)
 
@@ -255,7 +257,8 @@ def test_a_hanging_app_gets_504_and_harakiri_replaces_its_worker(image, start_co
         return response and response[0] == 200 and int(response[2]) != hung and int(response[2])
     new = wait_for(replaced, 30, message="a new worker in place of %d" % hung)
     logs = container.logs()
-    assert "HARAKIRI" in logs and str(hung) in logs, logs[-3000:]
+    assert "upstream timed out" in logs, logs[-3000:]  # the 504 is nginx's
+    assert "HARAKIRI ON WORKER" in logs and "pid: %d" % hung in logs, logs[-3000:]
     assert uwsgi_workers(container) == [new], process_table(container)
     assert_serves_normally(container)
 
@@ -274,4 +277,5 @@ def test_without_harakiri_a_hanging_app_gets_504_at_the_read_timeout(image, star
     # The other worker answers; the hung one is left alone.
     assert_serves_normally(container)
     assert sorted(uwsgi_workers(container)) == workers, process_table(container)
-    assert "HARAKIRI" not in container.logs()
+    logs = container.logs()
+    assert "upstream timed out" in logs and "HARAKIRI" not in logs, logs[-3000:]
