@@ -360,7 +360,7 @@ def test_health_follows_uwsgi(image, start_container):
     wait_for(lambda: container.health() == "healthy", 30, message="healthy")
     container.exec("supervisorctl", "stop", "uwsgi")
     wait_for(lambda: container.health() == "unhealthy", 30, message="unhealthy without uWSGI")
-    assert container.get()[0] == 502
+    assert container.get()[0] == 502  # uWSGI unreachable: 502, not the 500 of an app that raises
     container.exec("supervisorctl", "start", "uwsgi")
     wait_for(lambda: container.health() == "healthy", 30, message="healthy again")
     # The probes are not in the access log; the requests above are.

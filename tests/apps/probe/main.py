@@ -2,7 +2,7 @@
 
     /slow?seconds=S   answers after S seconds
     /hang             never answers in time: sleeps HANG_SECONDS, then answers
-    /raise            raises an exception (uWSGI answers 500)
+    /raise            raises an exception (nginx answers 500)
     /pid              the process ID of the worker that answers
     /environ          its process environment, as JSON
     anything else     "probe app", with the path in the X-Probe-Path header
