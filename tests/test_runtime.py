@@ -94,6 +94,8 @@ BAD_SETTINGS = [
     ("UWSGI_PROCESSES", "4%"),
     ("UWSGI_THREADS", "two"),
     ("UWSGI_CHEAPER", "4"),  # not fewer than the 4 processes
+    ("UWSGI_HARAKIRI", "-1"),
+    ("UWSGI_HARAKIRI", "30\nchmod-socket = 666"),
     ("UWSGI_INI", "/app/%d.ini"),
     ("UWSGI_INI", "/app/missing.ini"),
     ("LISTEN_PORT", "70000"),
@@ -104,6 +106,8 @@ BAD_SETTINGS = [
     ("NGINX_WORKER_PROCESSES", "many"),
     ("NGINX_WORKER_CONNECTIONS", "-5"),
     ("NGINX_WORKER_OPEN_FILES", "1e6"),
+    ("NGINX_UWSGI_READ_TIMEOUT", "0"),
+    ("NGINX_UWSGI_READ_TIMEOUT", "60s"),
     ("STATIC_URL", "/with space"),
     ("STATIC_URL", '/quote"d'),
     ("STATIC_URL", "/static/../app"),
@@ -356,7 +360,7 @@ def test_health_follows_uwsgi(image, start_container):
     wait_for(lambda: container.health() == "healthy", 30, message="healthy")
     container.exec("supervisorctl", "stop", "uwsgi")
     wait_for(lambda: container.health() == "unhealthy", 30, message="unhealthy without uWSGI")
-    assert container.get()[0] == 502
+    assert container.get()[0] == 502  # uWSGI unreachable: 502, not the 500 of an app that raises
     container.exec("supervisorctl", "start", "uwsgi")
     wait_for(lambda: container.health() == "healthy", 30, message="healthy again")
     # The probes are not in the access log; the request above is (within the log's 1 s flush).

@@ -1,6 +1,9 @@
 """A WSGI app for the tests, Python 2.7 and 3: tells what it sees.
 
     /slow?seconds=S   answers after S seconds
+    /hang             never answers in time: sleeps HANG_SECONDS, then answers
+    /raise            raises an exception (nginx answers 500)
+    /pid              the process ID of the worker that answers
     /environ          its process environment, as JSON
     anything else     "probe app", with the path in the X-Probe-Path header
 """
@@ -13,6 +16,13 @@ try:
 except ImportError:  # Python 2
     from urlparse import parse_qs
 
+# Longer than any timeout the tests set, and still bounded: a worker nothing kills comes back.
+HANG_SECONDS = 300
+
+
+class ProbeError(Exception):
+    """What /raise raises."""
+
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
@@ -20,6 +30,13 @@ def application(environ, start_response):
         seconds = float(parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["0.5"])[0])
         time.sleep(seconds)
         body = ("slept %s" % seconds).encode("utf-8")
+    elif path == "/hang":
+        time.sleep(HANG_SECONDS)
+        body = ("hung for %s seconds" % HANG_SECONDS).encode("utf-8")
+    elif path == "/raise":
+        raise ProbeError("raised on purpose by the probe app's /raise")
+    elif path == "/pid":
+        body = str(os.getpid()).encode("utf-8")
     elif path == "/environ":
         body = json.dumps(dict(os.environ)).encode("utf-8")
     else:
