@@ -19,7 +19,9 @@ from conftest import PYTHON_IMAGE, docker, http_get, python_version, wait_for
 
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
 ENTRYPOINT = "uwsgi-nginx-entrypoint"
-CONFIG_FILES = ["/etc/nginx/nginx.conf", "/etc/uwsgi/uwsgi.ini"]
+# The image's configuration, as the build wrote it, and as the entrypoint renders it at start.
+BUILT_CONFIG_FILES = ["/etc/nginx/nginx.conf", "/etc/uwsgi/uwsgi.ini"]
+CONFIG_FILES = ["/run/uwsgi-nginx/nginx.conf", "/run/uwsgi-nginx/uwsgi.ini"]
 # Health checks every second in these tests, instead of the image's 10 s.
 FAST_HEALTH = ["--health-interval", "1s", "--health-timeout", "3s", "--health-retries", "2",
                "--health-start-period", "0s"]
@@ -167,7 +169,7 @@ def test_nginx_workers_connections_and_open_files_from_the_environment(image, st
     for pid in workers:
         limits = container.exec("cat", "/proc/%d/limits" % pid).stdout
         assert re.search(r"^Max open files\s+2048\s+2048", limits, re.M), limits
-    dumped = container.exec("nginx", "-T").stdout
+    dumped = container.exec("nginx", "-T", "-c", "/run/uwsgi-nginx/nginx.conf").stdout
     assert re.search(r"^\s*worker_connections 512;", dumped, re.M), dumped
 
 
@@ -262,15 +264,16 @@ def test_restarts_serve_the_same_configuration(image, start_container, tmp_path)
 def test_an_empty_environment_renders_what_the_build_rendered(image, start_container, tmp_path):
     """One template, one set of defaults: at start, the entrypoint writes the same files the
     playbook wrote in the build (but for the header line), when the app has what the image's
-    defaults point at (/app/uwsgi.ini, /app/static)."""
-    built = {path: docker("run", "--rm", "--entrypoint", "cat", image, path).stdout for path in CONFIG_FILES}
+    defaults point at (/app/uwsgi.ini, /app/static). The build's files stay as they were."""
+    built = {path: docker("run", "--rm", "--entrypoint", "cat", image, path).stdout for path in BUILT_CONFIG_FILES}
     app = app_dir(tmp_path, {"uwsgi.ini": "[uwsgi]\n", "static/a.txt": "a"})
     container = start_container(image, *mount(app))
     container.wait_until_serving()
-    for path in CONFIG_FILES:
+    for built_path, path in zip(BUILT_CONFIG_FILES, CONFIG_FILES):
         rendered = container.exec("cat", path).stdout
         assert rendered.splitlines()[0].startswith("# Written by %s" % ENTRYPOINT)
-        assert rendered.splitlines()[1:] == built[path].splitlines()[1:], path
+        assert rendered.splitlines()[1:] == built[built_path].splitlines()[1:], path
+        assert container.exec("cat", built_path).stdout == built[built_path], built_path
 
 
 # --- hooks and the app's own files ---------------------------------------------------------
@@ -322,7 +325,7 @@ def test_app_nginx_conf_replaces_the_generated_one(image, start_container, tmp_p
     wait_for(lambda: container.get("/custom"), 30, message="an answer")
     assert container.get("/custom")[2] == "from /app/nginx.conf"
     assert container.get("/x")[1]["X-Probe-Path"] == "/x"
-    assert container.exec("cat", "/etc/nginx/nginx.conf").stdout == (app / "nginx.conf").read_text()
+    assert container.exec("cat", "/run/uwsgi-nginx/nginx.conf").stdout == (app / "nginx.conf").read_text()
 
 
 def test_a_broken_app_nginx_conf_stops_the_container(image, start_container, tmp_path):
@@ -330,7 +333,8 @@ def test_a_broken_app_nginx_conf_stops_the_container(image, start_container, tmp
     container = start_container(image, *mount(app))
     assert container.wait_exit(timeout=20) != 0
     logs = container.logs()
-    assert "nginx -t -q rejected the configuration" in logs and "bogus_directive" in logs
+    assert "nginx -t -q -c /run/uwsgi-nginx/nginx.conf rejected the configuration" in logs
+    assert "bogus_directive" in logs
     assert "supervisord" not in logs
 
 
