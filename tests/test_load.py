@@ -80,7 +80,9 @@ def test_a_killed_master_stops_the_container_at_once(image, start_container, pro
     seconds = time.monotonic() - killed
     # FATAL when it dies within supervisord's startsecs (1 s) of starting, EXITED after.
     assert re.search("stopped because %s (EXITED|FATAL)" % program, container.logs())
-    assert seconds < 5, "the container took %.1f s to exit" % seconds
+    # The other program still stops gracefully: uWSGI's master sees its idle workers out in a
+    # second or two (seconds more on a loaded machine).
+    assert seconds < 8, "the container took %.1f s to exit" % seconds
 
 
 def test_an_orchestrator_restart_serves_again(image, start_container):
