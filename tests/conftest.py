@@ -20,8 +20,8 @@ ENV_DIR = REPO / "tests" / "env"
 STATE_DIR = Path(os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"))
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STANDIN_SUITE = "bullseye"
-# The base image of the `image` fixture, which test_image.py and test_runtime.py test:
-# PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py"
+# The base image of the `image` fixture, which the image suites test (README, "Python versions"):
+# PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py ..."
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:2.7-slim")
 
 sys.path.insert(0, str(ENV_DIR))
