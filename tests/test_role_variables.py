@@ -20,6 +20,7 @@ BAD_INPUTS = {
     "unknown nginx source": ({"nginx_source": "ppa"}, "nginx_source"),
     "backlog above what the kernel allows": ({"uwsgi_listen": 100000}, "uwsgi_listen"),
     "negative harakiri": ({"uwsgi_harakiri": -1}, "uwsgi_harakiri"),
+    "cheaper not below the processes per CPU": ({"uwsgi_cheaper": 1024}, "uwsgi_cheaper"),
     "read timeout of 0": ({"nginx_uwsgi_read_timeout": 0}, "nginx_uwsgi_read_timeout"),
     "program without a command": ({"supervisor_programs": [{"name": "web"}]}, "supervisor_programs"),
     "unknown provision target": ({"provision_target": "vm"}, "provision_target"),

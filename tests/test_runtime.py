@@ -5,6 +5,7 @@ own containers, published on 127.0.0.1 on ports Docker picks, with the tests' pr
 import hashlib
 import http.client
 import json
+import os
 import re
 import shutil
 import socket
@@ -95,7 +96,7 @@ BAD_SETTINGS = [
     ("UWSGI_PROCESSES", "0"),
     ("UWSGI_PROCESSES", "4%"),
     ("UWSGI_THREADS", "two"),
-    ("UWSGI_CHEAPER", "4"),  # not fewer than the 4 processes
+    ("UWSGI_CHEAPER", "1024"),  # not fewer than the processes (2 per CPU)
     ("UWSGI_HARAKIRI", "-1"),
     ("UWSGI_HARAKIRI", "30\nchmod-socket = 666"),
     ("UWSGI_INI", "/app/%d.ini"),
@@ -151,6 +152,32 @@ def test_uwsgi_processes_and_threads_from_the_environment(image, start_container
     # Applied once, by the configuration: uWSGI must not read them from its environment again.
     worker_environ = json.loads(container.get("/environ")[2])
     assert "UWSGI_PROCESSES" not in worker_environ and "UWSGI_THREADS" not in worker_environ
+
+
+HOST_CPUS = len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("cpu_args,cpus", [
+    ([], HOST_CPUS),
+    (["--cpuset-cpus", "0"], 1),  # the CPUs it may run on
+    (["--cpus", "0.5"], 1),  # a CPU limit, rounded up
+    (["--cpus", "1.5"], 2),
+], ids=["unlimited", "cpuset-1", "cpus-0.5", "cpus-1.5"])
+def test_uwsgi_runs_two_workers_per_cpu_the_container_may_use(image, start_container, cpu_args, cpus):
+    if HOST_CPUS < cpus:
+        pytest.skip("needs %d CPUs" % cpus)
+    container = start_container(image, *cpu_args)
+    container.wait_until_serving()
+    assert len(uwsgi_workers(container)) == 2 * cpus, process_table(container)
+
+
+def test_uwsgi_cheaper_is_checked_against_the_processes_counted_per_cpu(image, start_container):
+    container = start_container(image, "--cpuset-cpus", "0", *env(UWSGI_CHEAPER="2"))
+    assert container.wait_exit(timeout=20) != 0
+    logs = container.logs()
+    assert entrypoint_lines(logs) == [
+        '%s: UWSGI_CHEAPER="2": expected a whole number from 0, 0 or less than UWSGI_PROCESSES (2)' % ENTRYPOINT], logs
+    assert "supervisord" not in logs
 
 
 def test_uwsgi_cheaper_starts_fewer_workers(image, start_container, tmp_path):

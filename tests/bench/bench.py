@@ -6,9 +6,9 @@ Contenders, all from the same image, each in its own container, loaded on its ad
 Docker's bridge (no userland proxy in between):
   ours       the image's defaults;
   reference  tiangolo/uwsgi-nginx's defaults through the image's own configuration surface:
-             uWSGI processes 16 with cheaper 2 and listen backlog 100 (settings and an app
-             uwsgi.ini), nginx 1 worker x 1024 connections logging each request at once
-             (reference-nginx.conf as /app/nginx.conf);
+             uWSGI processes 16 with cheaper 2, listen backlog 100 and a log line per
+             request (settings and an app uwsgi.ini), nginx 1 worker x 1024 connections
+             logging each request at once (reference-nginx.conf as /app/nginx.conf);
   limit      the same container as ours, with nginx answering the same body itself on a
              second port (a conf.d server, the user's extension point), i.e. no uWSGI.
 For each connection level the contenders take turns, round after round, so that the machine's
