@@ -163,12 +163,14 @@ HOST_CPUS = len(os.sched_getaffinity(0))
     (["--cpus", "0.5"], 1),  # a CPU limit, rounded up
     (["--cpus", "1.5"], 2),
 ], ids=["unlimited", "cpuset-1", "cpus-0.5", "cpus-1.5"])
-def test_uwsgi_runs_two_workers_per_cpu_the_container_may_use(image, start_container, cpu_args, cpus):
+def test_workers_follow_the_cpus_the_container_may_use(image, start_container, cpu_args, cpus):
+    """uWSGI: two workers per CPU; nginx: one."""
     if HOST_CPUS < cpus:
         pytest.skip("needs %d CPUs" % cpus)
     container = start_container(image, *cpu_args)
     container.wait_until_serving()
     assert len(uwsgi_workers(container)) == 2 * cpus, process_table(container)
+    assert len(nginx_workers(container)) == cpus, process_table(container)
 
 
 def test_uwsgi_cheaper_is_checked_against_the_processes_counted_per_cpu(image, start_container):
