@@ -1,5 +1,5 @@
 # One entry point for building, running and testing the image. See README.md.
-.PHONY: run test test-matrix bench
+.PHONY: run test check test-matrix bench
 
 # Build the image with its defaults and run it on http://127.0.0.1:$(PORT)/ (default 8080).
 run:
@@ -9,6 +9,10 @@ run:
 # The role scenarios run on bullseye only; the host scenario on bullseye, bookworm and trixie.
 test:
 	tests/run.sh $(PYTEST_ARGS)
+
+# The fast tier, no Docker engine needed: lint and role docs (arguments: PYTEST_ARGS=...).
+check:
+	tests/check.sh $(PYTEST_ARGS)
 
 # Under load: ours / reference / limit, size, start, rebuild and memory (arguments: BENCH_ARGS=...).
 bench:

@@ -1,11 +1,17 @@
-"""Shared fixtures: the Docker client, loopback stand-ins for unreachable upstreams, image builds
-and containers. Every container gets a unique name and a port on 127.0.0.1 chosen by Docker."""
+"""Shared fixtures: the Docker client, the test run that pytest-xdist's workers share (resources
+made once, the machine shared or taken alone), loopback stand-ins for unreachable upstreams,
+image builds and containers. Every container gets a unique name and a port on 127.0.0.1 chosen
+by Docker."""
 import base64
+import contextlib
+import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,20 +25,26 @@ REPO = Path(__file__).resolve().parent.parent
 ENV_DIR = REPO / "tests" / "env"
 STATE_DIR = Path(os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"))
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-STANDIN_SUITE = "bullseye"
 # The base image of the `image` fixture, which the image suites test (README, "Python versions"):
 # PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py ..."
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:2.7-slim")
+# The Debian suites the Molecule platforms run (uwsgi-nginx-molecule:<suite>); the nginx.org
+# stand-in has a package for each.
+MOLECULE_SUITES = ["bullseye", "bookworm", "trixie"]
+# Every container and image a run makes carries it, so that the run removes what it left.
+RUN_LABEL = "io.uwsgi-nginx.test-run"
 
 sys.path.insert(0, str(ENV_DIR))
 import loopback  # noqa: E402
 
 
 def docker_client():
+    """The build-capable Docker client (tests/env/lib.sh picks it), or "" where there is none:
+    the tests that need no engine (lint, docs) still run."""
     if os.environ.get("DOCKER"):
         return os.environ["DOCKER"]
     script = 'source "$1/lib.sh" && docker_client'
-    return subprocess.run(["bash", "-c", script, "-", str(ENV_DIR)], check=True,
+    return subprocess.run(["bash", "-c", script, "-", str(ENV_DIR)],
                           capture_output=True, text=True).stdout.strip()
 
 
@@ -41,6 +53,8 @@ DOCKER = docker_client()
 
 def docker(*args, check=True, timeout=600, **kwargs):
     """Run the Docker client; returns the CompletedProcess (text, stdout and stderr captured)."""
+    if not DOCKER:
+        pytest.fail("no Docker client that can BuildKit-build: run the tests with `make test`")
     env = dict(os.environ, DOCKER_BUILDKIT="1")
     return subprocess.run([DOCKER, *args], check=check, capture_output=True, text=True,
                           timeout=timeout, env=env, **kwargs)
@@ -69,110 +83,254 @@ def http_get(url, timeout=5):
         return None
 
 
+# --- the test run: what pytest-xdist's workers share -----------------------------------------
+
+class Run:
+    """One run of the suite, shared by every pytest-xdist worker through a directory: what is
+    made once (images, stand-ins), what is removed at the run's end, and the machine, which
+    exclusive tests take alone. The loopback stand-ins keep their state in the directory."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.id = self.directory.name
+        self.label = "%s=%s" % (RUN_LABEL, self.id)
+
+    @contextlib.contextmanager
+    def locked(self, name, mode=fcntl.LOCK_EX):
+        with open(self.directory / (name + ".lock"), "a") as lock:
+            fcntl.flock(lock, mode)
+            yield
+
+    def once(self, name, make):
+        """make()'s result (anything JSON holds), made by the first worker that asks; the others
+        wait for it and read it. A failure is kept: whoever asks later fails at once."""
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        path = self.directory / (name + ".json")
+        with self.locked(name):
+            if not path.exists():
+                try:
+                    stored = {"value": make()}
+                except (Exception, pytest.fail.Exception) as error:
+                    path.write_text(json.dumps({"error": "%s: %s" % (type(error).__name__, error)}))
+                    raise
+                path.write_text(json.dumps(stored))
+        stored = json.loads(path.read_text())
+        if "error" in stored:
+            pytest.fail("%s failed earlier in this run:\n%s" % (name, stored["error"][-6000:]), pytrace=False)
+        return stored["value"]
+
+    def at_end(self, *command):
+        """Run command when the run ends (after every worker has finished)."""
+        with self.locked("at-end"):
+            with open(self.directory / "at-end.jsonl", "a") as commands:
+                commands.write(json.dumps([str(part) for part in command]) + "\n")
+
+    def end(self):
+        """Stop this run's loopback servers, then run the at_end commands, last first."""
+        loopback.stop_all(str(self.directory))
+        path = self.directory / "at-end.jsonl"
+        commands = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        for command in reversed(commands):
+            subprocess.run(command, capture_output=True, timeout=300)
+
+    @contextlib.contextmanager
+    def machine(self, exclusive):
+        """Hold the machine shared with other tests, or alone: a reader-writer lock across
+        processes that lets a waiting exclusive test in first. It takes the turnstile, which
+        every test passes on its way in, then waits for the tests inside to finish."""
+        if exclusive:
+            with self.locked("machine-turnstile"), self.locked("machine"):
+                yield
+            return
+        with self.locked("machine-turnstile"):
+            shared = open(self.directory / "machine.lock", "a")
+            fcntl.flock(shared, fcntl.LOCK_SH)
+        with shared:
+            yield
+
+
+RUN = pytest.StashKey()
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        directory = config.workerinput["uwsgi_nginx_run_dir"]
+    else:
+        # The controller (or pytest without -n): tests/run.sh names the directory, so that it
+        # can remove whatever a killed run left; else the run makes its own.
+        directory = os.environ.get("UWSGI_NGINX_TEST_RUN_DIR")
+        if not directory:
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            directory = tempfile.mkdtemp(prefix="run-", dir=str(STATE_DIR))
+            config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    config.stash[RUN] = Run(directory)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist, in the controller: each worker gets the run's directory."""
+    node.workerinput["uwsgi_nginx_run_dir"] = str(node.config.stash[RUN].directory)
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        config.stash[RUN].end()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item):
+    """Set-up (session fixtures such as image builds included), test and tear-down, with the
+    machine shared, or alone for a test marked exclusive."""
+    with item.config.stash[RUN].machine(exclusive=item.get_closest_marker("exclusive") is not None):
+        yield
+
+
+def pytest_collection_modifyitems(items):
+    """The order in which pytest-xdist hands tests out: the slow ones first, longest first, so
+    that the rest fill in around them; exclusive ones last, when the machine is about to be
+    free anyway. A worker is always given two tests, and runs the second after the first: each
+    slow test of the first round is paired with one that needs no engine (lint, docs)."""
+    def minutes(item):
+        marker = item.get_closest_marker("slow")
+        return marker.args[0] if marker else 0
+
+    exclusive = [item for item in items if item.get_closest_marker("exclusive")]
+    slow = sorted((item for item in items if minutes(item) and item not in exclusive), key=minutes, reverse=True)
+    no_engine = [item for item in items if item.get_closest_marker("no_engine") and item not in slow + exclusive]
+    rest = [item for item in items if item not in slow + exclusive + no_engine]
+    first_round = []
+    for index, item in enumerate(slow):
+        first_round.append(item)
+        if index < len(no_engine):
+            first_round.append(no_engine[index])
+    items[:] = first_round + no_engine[len(slow):] + rest + exclusive
+
+
+@pytest.fixture(scope="session")
+def run(request):
+    return request.config.stash[RUN]
+
+
 # --- loopback stand-ins ------------------------------------------------------------------
 
-def packaged_nginx_version(directory, suite):
-    """The version of the nginx package a stand-in repository directory holds for suite."""
-    packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
-    return next(line.split(":", 1)[1].strip() for line in packages.splitlines() if line.startswith("Version:"))
+def start_nginx_repo(run):
+    """A signed apt repository in nginx.org's layout on 127.0.0.1, one key signing a package
+    for each of MOLECULE_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
+    image and platform."""
+    directory = run.directory / "nginx-repo"
+    subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)],
+                   check=True, capture_output=True, text=True)
+    url = loopback.start_static("nginx-repo", str(directory), str(run.directory))
+    versions = {}
+    for suite in MOLECULE_SUITES:
+        packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
+        versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
+                               if line.startswith("Version:"))
+    return {"url": url + "/packages", "key_url": url + "/keys/nginx_signing.key",
+            "fingerprint": (directory / "fingerprint").read_text().strip(), "versions": versions}
 
 
 @pytest.fixture(scope="session")
-def nginx_repo():
-    """A signed apt repository in nginx.org's layout on 127.0.0.1, with Debian's nginx repacked
-    for STANDIN_SUITE (versions: {suite: version}, as nginx_repo_suites has)."""
-    directory = STATE_DIR / ("pytest-nginx-repo-" + STANDIN_SUITE)
-    subprocess.run([str(ENV_DIR / "nginx-repo.sh"), STANDIN_SUITE, str(directory)], check=True)
-    name = "pytest-nginx-repo-%d" % os.getpid()
-    url = loopback.start_static(name, str(directory), str(STATE_DIR))
-    version = packaged_nginx_version(directory, STANDIN_SUITE)
-    yield SimpleNamespace(
-        url=url + "/packages",
-        key_url=url + "/keys/nginx_signing.key",
-        fingerprint=(directory / "fingerprint").read_text().strip(),
-        version=version,
-        versions={STANDIN_SUITE: version},
-    )
-    loopback.stop(name, str(STATE_DIR))
+def nginx_repo(run):
+    """The nginx.org stand-in (url, key_url, fingerprint, versions: {suite: version})."""
+    return SimpleNamespace(**run.once("nginx-repo", lambda: start_nginx_repo(run)))
 
 
-# The Debian suites the Molecule platforms run (uwsgi-nginx-molecule:<suite>).
-MOLECULE_SUITES = ["bullseye", "bookworm", "trixie"]
-
-
-@pytest.fixture(scope="session")
-def nginx_repo_suites():
-    """nginx_repo's stand-in with a package for each of MOLECULE_SUITES, one key signing them all,
-    as nginx.org's repository: one URL for every platform. versions: {suite: version}. Its
-    directory is this session's own, removed at the end."""
-    name = "pytest-nginx-repo-suites-%d" % os.getpid()
-    directory = STATE_DIR / name
-    subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)], check=True)
-    url = loopback.start_static(name, str(directory), str(STATE_DIR))
-    versions = {suite: packaged_nginx_version(directory, suite) for suite in MOLECULE_SUITES}
-    yield SimpleNamespace(
-        url=url + "/packages",
-        key_url=url + "/keys/nginx_signing.key",
-        fingerprint=(directory / "fingerprint").read_text().strip(),
-        versions=versions,
-    )
-    loopback.stop(name, str(STATE_DIR))
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def debian_archive():
-    """A reverse proxy on 127.0.0.1 standing in for archive.debian.org, in front of the
-    Debian mirror this machine's apt is configured with."""
+def start_debian_archive(run):
     main, security = loopback.host_debian_mirrors()
-    name = "pytest-debian-archive-%d" % os.getpid()
-    url = loopback.start_proxy(name, {"/debian": main, "/debian-security": security}, str(STATE_DIR))
+    url = loopback.start_proxy("debian-archive", {"/debian": main, "/debian-security": security},
+                               str(run.directory))
     # apt pins nginx.org by origin, the URL's host name: the archive must not share 127.0.0.1
     # with the nginx.org stand-in, or the pin would lift Debian's packages too.
     url = url.replace("//127.0.0.1:", "//localhost:")
-    yield SimpleNamespace(url=url + "/debian", security_url=url + "/debian-security",
-                          log=STATE_DIR / (name + ".log"))
-    loopback.stop(name, str(STATE_DIR))
+    return {"url": url + "/debian", "security_url": url + "/debian-security",
+            "log": str(run.directory / "debian-archive.log")}
 
-
-# --- image builds ------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def build_ca(tmp_path_factory):
-    """The `ca` build secret: this machine's CA bundle (its HTTPS goes through a TLS-inspecting
-    proxy) plus a marker certificate made for this run, to look for in the image's layers."""
-    directory = tmp_path_factory.mktemp("build-ca")
+def debian_archive(run):
+    """A reverse proxy on 127.0.0.1 standing in for archive.debian.org, in front of the
+    Debian mirror this machine's apt is configured with."""
+    archive = run.once("debian-archive", lambda: start_debian_archive(run))
+    return SimpleNamespace(url=archive["url"], security_url=archive["security_url"], log=Path(archive["log"]))
+
+
+# --- base images and image builds ---------------------------------------------------------------
+
+def ensure_base_images(*images):
+    """Base images (python:<version>-slim, debian:<suite>, molecule:<suite>), built by the
+    project's script where missing (the molecule platforms rebuilt from cache, picking up changes
+    to their Dockerfile). Its log: base-images.log in the state directory."""
+    log_path = STATE_DIR / "base-images.log"
+    with open(log_path, "a") as log:
+        result = subprocess.run([str(ENV_DIR / "base-images.sh"), *images], stdout=subprocess.DEVNULL,
+                                stderr=log, timeout=3600)
+    if result.returncode != 0:
+        pytest.fail("tests/env/base-images.sh %s failed; %s ends with:\n%s"
+                    % (" ".join(images), log_path, "".join(log_path.read_text().splitlines(True)[-40:])))
+
+
+def base_image(run, image):
+    """ensure_base_images(image), once in a run."""
+    def ensure():
+        ensure_base_images(image)
+        return image
+    return run.once("base-image-" + image, ensure)
+
+
+def make_build_ca(directory):
+    directory.mkdir(parents=True, exist_ok=True)
     marker = directory / "marker.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
                     "-subj", "/CN=uwsgi-nginx build secret marker", "-keyout", str(directory / "key.pem"),
                     "-out", str(marker)], check=True, capture_output=True)
     bundle = directory / "bundle.pem"
     bundle.write_text((HOST_CA_BUNDLE.read_text() if HOST_CA_BUNDLE.exists() else "") + marker.read_text())
-    der = base64.b64decode("".join(marker.read_text().splitlines()[1:-1]))
-    return SimpleNamespace(path=bundle, marker_lines=marker.read_text().splitlines()[1:-1], marker_der=der)
+    return {"path": str(bundle), "marker": str(marker)}
 
 
 @pytest.fixture(scope="session")
-def build_image(build_ca, nginx_repo):
-    """build_image(tag, **build_args) -> CompletedProcess. Builds from the repository with the
-    nginx.org stand-in as the official repository, unless the build arguments say otherwise."""
+def build_ca(run):
+    """The `ca` build secret: this machine's CA bundle (its HTTPS goes through a TLS-inspecting
+    proxy) plus a marker certificate made for this run, to look for in the image's layers."""
+    made = run.once("build-ca", lambda: make_build_ca(run.directory / "build-ca"))
+    marker_lines = Path(made["marker"]).read_text().splitlines()[1:-1]
+    return SimpleNamespace(path=Path(made["path"]), marker_lines=marker_lines,
+                           marker_der=base64.b64decode("".join(marker_lines)))
+
+
+def docker_build(run, build_ca, nginx_repo, tag, **build_args):
+    """docker build of the repository as tag (labelled with the run), nginx.org's repository
+    answered by the stand-in unless the build arguments say otherwise; the CompletedProcess."""
+    arguments = {
+        "NGINX_REPO_URL": nginx_repo.url,
+        "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
+        "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
+    }
+    arguments.update(build_args)
+    command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
+               "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
+    for key, value in arguments.items():
+        command += ["--build-arg", "%s=%s" % (key, value)]
+    return docker(*command, str(REPO), check=False, timeout=1800)
+
+
+def build_failed(result):
+    pytest.fail("docker build failed:\n" + result.stderr[-6000:], pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def build_image(run, build_ca, nginx_repo):
+    """build_image(tag, check=True, **build_args) -> CompletedProcess: a build of the test's own,
+    removed at the end of the session."""
     built = []
 
     def build(tag, check=True, **build_args):
-        arguments = {
-            "NGINX_REPO_URL": nginx_repo.url,
-            "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
-            "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
-        }
-        arguments.update(build_args)
-        command = ["build", "--network", "host", "--progress", "plain",
-                   "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
-        for key, value in arguments.items():
-            command += ["--build-arg", "%s=%s" % (key, value)]
-        result = docker(*command, str(REPO), check=False, timeout=1800)
+        result = docker_build(run, build_ca, nginx_repo, tag, **build_args)
         built.append(tag)
         if check and result.returncode != 0:
-            pytest.fail("docker build failed:\n" + result.stderr[-6000:])
+            build_failed(result)
         return result
 
     yield build
@@ -185,44 +343,29 @@ def python_version(python_image):
     return python_image.split(":", 1)[1].split("-", 1)[0]
 
 
-def ensure_base_image(python_image):
-    """The base image, built by the project's script as a stand-in when it is missing."""
-    if docker("image", "inspect", python_image, check=False).returncode != 0:
-        subprocess.run([str(ENV_DIR / "base-images.sh"), python_image], check=True,
-                       stdout=subprocess.DEVNULL, timeout=1800)
-
-
 def debian_suite(image_tag):
     return docker("run", "--rm", "--entrypoint", "sh", image_tag, "-c",
                   ". /etc/os-release && echo $VERSION_CODENAME").stdout.strip()
 
 
-@pytest.fixture(scope="session")
-def nginx_repo_for(request):
-    """nginx_repo_for(suite): the nginx.org stand-in that has a package for that Debian suite."""
-    def pick(suite):
-        if suite == STANDIN_SUITE:
-            return request.getfixturevalue("nginx_repo")
-        return request.getfixturevalue("nginx_repo_suites")
-    return pick
-
-
-def build_python_image(build_image, nginx_repo_for, python_image):
-    """The image on python_image, nginx from the stand-in for its Debian suite; returns
-    (tag, the stand-in, suite)."""
-    ensure_base_image(python_image)
-    suite = debian_suite(python_image)
-    repo = nginx_repo_for(suite)
-    tag = "uwsgi-nginx-test:%s-%s" % (python_version(python_image), uuid.uuid4().hex[:12])
-    build_image(tag, PYTHON_IMAGE=python_image, NGINX_REPO_URL=repo.url, NGINX_SIGNING_KEY_URL=repo.key_url,
-                NGINX_KEY_FINGERPRINTS=repo.fingerprint)
-    return tag, repo, suite
+def python_image_build(run, build_ca, nginx_repo, python_image):
+    """The image on python_image, built once in a run and shared by every worker, removed at
+    the run's end; (tag, Debian suite)."""
+    def build():
+        base_image(run, python_image)
+        tag = "uwsgi-nginx-test:%s-%s" % (python_version(python_image), run.id)
+        result = docker_build(run, build_ca, nginx_repo, tag, PYTHON_IMAGE=python_image)
+        run.at_end(DOCKER, "rmi", "--force", tag)
+        if result.returncode != 0:
+            build_failed(result)
+        return [tag, debian_suite(python_image)]
+    return tuple(run.once("image-" + python_image, build))
 
 
 @pytest.fixture(scope="session")
-def built_image(build_image, nginx_repo_for):
-    """(tag, nginx stand-in, Debian suite) of the image on PYTHON_IMAGE."""
-    return build_python_image(build_image, nginx_repo_for, PYTHON_IMAGE)
+def built_image(run, build_ca, nginx_repo):
+    """(tag, Debian suite) of the image on PYTHON_IMAGE."""
+    return python_image_build(run, build_ca, nginx_repo, PYTHON_IMAGE)
 
 
 @pytest.fixture(scope="session")
@@ -328,15 +471,15 @@ class Container:
 
 
 @pytest.fixture
-def start_container():
+def start_container(run):
     """start_container(image, *docker_run_args, command=(), port=80) -> Container, removed
     afterwards; port is published on 127.0.0.1, on a port Docker picks."""
     started = []
 
     def start(image_tag, *run_args, command=(), port=80):
         name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12]
-        docker("run", "--detach", "--name", name, "--publish", "127.0.0.1::%d" % port, *run_args,
-               image_tag, *command)
+        docker("run", "--detach", "--name", name, "--label", run.label, "--publish", "127.0.0.1::%d" % port,
+               *run_args, image_tag, *command)
         started.append(name)
         return Container(name, port)
 

@@ -6,6 +6,8 @@ import select
 import socket
 import time
 
+import pytest
+
 from conftest import docker, http_get, wait_for
 from test_runtime import CONFIG_FILES, app_dir, env, mount, process_table, uwsgi_workers
 
@@ -181,6 +183,7 @@ SLOW_CLIENTS = 100
 HEADER_TIMEOUT = 60
 
 
+@pytest.mark.slow(1)
 def test_slow_header_clients_are_cut_off_by_the_header_timeout(image, start_container, tmp_path):
     """Slowloris: clients that send their header a byte a second are closed when the header
     timeout runs out, and normal requests succeed meanwhile."""

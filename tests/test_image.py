@@ -20,6 +20,8 @@ def user_id(container, name):
     return container.exec("id", "-u", name).stdout.strip()
 
 
+# The first test to ask for the image builds it (the others wait): this one, at the start.
+@pytest.mark.slow(3)
 def test_hello_world_through_nginx_and_uwsgi(image, start_container):
     container = start_container(image)
     status, headers, body = container.wait_until_serving()
@@ -65,8 +67,8 @@ def test_no_build_tools_in_the_final_image(image):
         assert result.returncode != 0, "%s found in the image: %s" % (what, result.stdout)
 
 
-def test_nginx_comes_from_the_configured_repository(built_image):
-    image, nginx_repo, suite = built_image
+def test_nginx_comes_from_the_configured_repository(built_image, nginx_repo):
+    image, suite = built_image
     version = docker("run", "--rm", image, "dpkg-query", "--show", "--showformat=${Version}", "nginx").stdout
     # The stand-in's version sorts below Debian's own, so only the pin can have chosen it.
     assert version == nginx_repo.versions[suite]
@@ -101,6 +103,7 @@ def test_docker_stop_is_graceful(image, start_container):
     assert container.inspect()["State"]["ExitCode"] == 0, container.logs()
 
 
+@pytest.mark.slow(2)
 def test_end_of_life_release_is_provisioned_from_the_archive(build_image, debian_archive):
     """The stand-in base image is bullseye; declaring bullseye end-of-life must make the build
     fetch every package through the archive stand-in and keep the image on it."""

@@ -4,7 +4,11 @@ profile, .ansible-lint), yamllint (.yamllint) and hadolint, each from the reposi
 import os
 import subprocess
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.no_engine
 
 VENV_BIN = REPO / ".venv" / "bin"
 

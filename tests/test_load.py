@@ -10,6 +10,9 @@ import wrk
 from conftest import wait_for
 from test_runtime import process_table, uwsgi_workers
 
+# Each measures what the image does under load: no build or other test may share the CPUs.
+pytestmark = pytest.mark.exclusive
+
 
 def url_of(container):
     return "http://%s/" % container.ip

@@ -9,7 +9,8 @@ converge, idempotence, side effect (where a scenario has one), verify and destro
 
 The scenarios reach the nginx.org stand-in (one repository for the three suites) on 127.0.0.1
 through host networking, so nginx in the scenario containers binds MOLECULE_HTTP_PORT (and the
-next ports, for host) on this machine: a free port is picked here."""
+next ports, for host) on this machine: free ports are picked here."""
+import json
 import os
 import shutil
 import signal
@@ -20,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import DOCKER, ENV_DIR, MOLECULE_SUITES, REPO
+from conftest import MOLECULE_SUITES, REPO, base_image
 
 ROLE_SCENARIOS = ["uwsgi", "nginx", "supervisor", "default"]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -42,16 +43,36 @@ def selected_suites():
 
 
 # (scenario, suites of its platforms): the role scenarios once per selected suite, host once.
-CASES = [pytest.param(scenario, [suite], id="%s-%s" % (scenario, suite))
+# Minutes each takes on two cores shared with the other tests, roughly (tests/conftest.py
+# starts the longest first).
+MINUTES = {"host": 15, "default": 5}
+CASES = [pytest.param(scenario, [suite], id="%s-%s" % (scenario, suite), marks=pytest.mark.slow(MINUTES.get(scenario, 2)))
          for scenario in ROLE_SCENARIOS for suite in selected_suites()]
-CASES.append(pytest.param("host", MOLECULE_SUITES, id="host"))
+CASES.append(pytest.param("host", MOLECULE_SUITES, id="host", marks=pytest.mark.slow(MINUTES["host"])))
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+def free_ports(run, count):
+    """The first of count consecutive TCP ports on 127.0.0.1 that nothing listens on and that no
+    other scenario of this run was given. Below the kernel's ephemeral range (32768 on), where
+    only listeners take ports."""
+    with run.locked("molecule-ports"):
+        given_path = run.directory / "molecule-ports.json"
+        given = set(json.loads(given_path.read_text())) if given_path.exists() else set()
+        for first in range(20000, 32768 - count, count):
+            ports = set(range(first, first + count))
+            if not ports & given and all(can_listen(port) for port in ports):
+                given_path.write_text(json.dumps(sorted(given | ports)))
+                return first
+    raise AssertionError("no %d free consecutive ports below 32768" % count)
+
+
+def can_listen(port):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def search_path():
@@ -62,26 +83,15 @@ def search_path():
     return os.pathsep.join(first + rest)
 
 
-def ensure_platform_images(suites):
-    """Build, with the project's script, the platform images uwsgi-nginx-molecule:<suite> missing."""
-    missing = ["molecule:" + suite for suite in suites
-               if subprocess.run([DOCKER, "image", "inspect", "uwsgi-nginx-molecule:" + suite],
-                                 capture_output=True).returncode != 0]
-    if missing:
-        subprocess.run([str(ENV_DIR / "base-images.sh")] + missing, check=True, stdout=subprocess.DEVNULL,
-                       timeout=1800)
-
-
 @pytest.fixture(scope="module")
-def molecule_env(nginx_repo_suites):
+def molecule_env(nginx_repo):
     env = dict(os.environ)
     env.update({
-        "NGINX_REPO_URL": nginx_repo_suites.url,
-        "NGINX_SIGNING_KEY_URL": nginx_repo_suites.key_url,
-        "NGINX_KEY_FINGERPRINTS": nginx_repo_suites.fingerprint,
+        "NGINX_REPO_URL": nginx_repo.url,
+        "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
+        "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
         "DOCKER_HOST": os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"),
         "PATH": search_path(),
-        "MOLECULE_HTTP_PORT": str(free_port()),
         # Container names: molecule-<scenario>-<suite>-<this id>, so runs never meet.
         "MOLECULE_RUN_ID": uuid.uuid4().hex[:10],
         "ANSIBLE_NOCOLOR": "1",
@@ -115,18 +125,20 @@ def tail(path, lines=TAIL_LINES):
 
 
 @pytest.mark.parametrize("scenario, suites", CASES)
-def test_molecule_scenario(scenario, suites, molecule_env, tmp_path):
+def test_molecule_scenario(scenario, suites, molecule_env, run, tmp_path):
     molecule = shutil.which("molecule", path=str(VENV_BIN)) or str(VENV_BIN / "molecule")
     log_path = tmp_path / ("molecule-%s.log" % scenario)
     # Molecule's state (inventory, instance config) for this run only: by default it lives in
     # a directory named after the checkout's directory, shared by every run of the scenario.
-    env = dict(molecule_env, MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "ephemeral"))
+    env = dict(molecule_env, MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "ephemeral"),
+               MOLECULE_HTTP_PORT=str(free_ports(run, len(suites))))
     if scenario in ROLE_SCENARIOS:
         # The suite of the role scenarios' one platform (their molecule.yml reads it).
         env["MOLECULE_SUITE"] = suites[0]
     else:
         env.pop("MOLECULE_SUITE", None)
-    ensure_platform_images(suites)
+    for suite in suites:
+        base_image(run, "molecule:" + suite)
     timeout = SCENARIO_TIMEOUT.get(scenario, DEFAULT_SCENARIO_TIMEOUT)
     code, seconds = run_logged([molecule, "test", "--scenario-name", scenario], env, log_path, timeout)
     print("molecule test -s %s: exit %s after %.0f s (log: %s)" % (scenario, code, seconds, log_path))

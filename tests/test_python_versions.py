@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PYTHON_IMAGE, build_python_image, docker, python_version, wait_for
+from conftest import PYTHON_IMAGE, docker, python_image_build, python_version, wait_for
 from test_runtime import FAST_HEALTH, build_flask_example, env, uwsgi_workers
 
 SMOKE_PYTHON_IMAGES = [image for image in os.environ.get(
@@ -19,11 +19,13 @@ SMOKE_PYTHON_IMAGES = [image for image in os.environ.get(
 
 
 @pytest.fixture(scope="module", params=SMOKE_PYTHON_IMAGES)
-def python3_image(request, build_image, nginx_repo_for):
-    tag, _, _ = build_python_image(build_image, nginx_repo_for, request.param)
+def python3_image(request, run, build_ca, nginx_repo):
+    tag, _ = python_image_build(run, build_ca, nginx_repo, request.param)
     return tag, python_version(request.param)
 
 
+# Started first: it builds the base image (CPython compiled) and the image on it.
+@pytest.mark.slow(8)
 def test_the_app_answers_on_that_python(python3_image, start_container):
     image, version = python3_image
     container = start_container(image, *env(UWSGI_PROCESSES="2"), *FAST_HEALTH)

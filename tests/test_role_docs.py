@@ -5,6 +5,8 @@ import pytest
 
 from conftest import ENV_DIR
 
+pytestmark = pytest.mark.no_engine
+
 sys.path.insert(0, str(ENV_DIR))
 import role_docs  # noqa: E402
 

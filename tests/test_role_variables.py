@@ -8,9 +8,7 @@ import uuid
 
 import pytest
 
-from conftest import DOCKER, REPO, docker
-
-PLATFORM_IMAGE = "uwsgi-nginx-molecule:bullseye"
+from conftest import DOCKER, REPO, base_image, docker
 
 BAD_INPUTS = {
     "processes not a number": ({"uwsgi_processes": "many"}, "uwsgi_processes"),
@@ -28,12 +26,13 @@ BAD_INPUTS = {
 
 
 @pytest.fixture
-def target():
+def target(run):
     """A platform container with nothing provisioned; Ansible's temporary files go to a tmpfs,
     which `docker diff` does not see."""
+    base_image(run, "molecule:bullseye")
     name = "uwsgi-nginx-vars-%s" % uuid.uuid4().hex[:10]
-    docker("run", "--detach", "--name", name, "--network", "none", "--tmpfs", "/tmp",
-           PLATFORM_IMAGE, "sleep", "infinity")
+    docker("run", "--detach", "--name", name, "--label", run.label, "--network", "none", "--tmpfs", "/tmp",
+           "uwsgi-nginx-molecule:bullseye", "sleep", "infinity")
     yield name
     docker("rm", "--force", name, check=False)
 

@@ -441,6 +441,7 @@ def _load_until(address, stop, results):
         results.append((outcome, accepted))
 
 
+@pytest.mark.exclusive
 def test_docker_stop_under_load_finishes_every_accepted_request(image, start_container, tmp_path):
     """Every request whose connection was accepted before `docker stop` was called gets its
     complete answer; the ones after that may be refused (nginx stops listening first)."""

@@ -10,14 +10,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
 IMAGE=${IMAGE:-uwsgi-nginx:bench}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:2.7-slim}
 started_repo=
+started_dockerd=
 
 cleanup() {
     if [[ -n $started_repo ]]; then "$TESTS_ENV_DIR/standins.sh" stop nginx-repo || true; fi
-    "$TESTS_ENV_DIR/docker-engine.sh" stop-if-started || true
+    if [[ -n $started_dockerd ]]; then "$TESTS_ENV_DIR/docker-engine.sh" stop "$started_dockerd" || true; fi
 }
 trap cleanup EXIT
 
-DOCKER=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
+engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
+read -r DOCKER started_dockerd <<<"$engine"
 export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
 ensure_wrk

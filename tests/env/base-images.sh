@@ -94,10 +94,7 @@ docker_build() {
 }
 
 ensure_debootstrap() {
-    command -v debootstrap >/dev/null && return 0
-    log "installing debootstrap from apt"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >&2
+    command -v debootstrap >/dev/null || apt_install debootstrap
 }
 
 write_apt_config() {
@@ -169,7 +166,7 @@ ensure_python() {
         build_args+=(--build-arg "$arg")
     done
     if ! have_or_pull "$image"; then
-        ensure_debian "$suite"
+        with_image_lock "debian:$suite" ensure_debian "$suite"
         mirror=$(debian_mirror_url)
         log "building $image from tests/images/$dir"
         docker_build --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" \
@@ -182,18 +179,28 @@ ensure_python() {
 # Always (re)built: cheap when cached, and picks up Dockerfile changes.
 ensure_molecule() {
     local suite=$1 image="uwsgi-nginx-molecule:$1" start=$SECONDS
-    ensure_debian "$suite"
+    with_image_lock "debian:$suite" ensure_debian "$suite"
     log "building $image"
     docker_build --build-arg "SUITE=$suite" -t "$image" "$IMAGES_DIR/molecule-platform"
     log "built $image in $((SECONDS - start))s"
     ENSURED+=("$image")
 }
 
+# Runs "${@:2}" holding a lock named after image $1: callers at the same time (the test run's
+# workers) build an image once, the later ones finding it present.
+with_image_lock() {
+    local fd
+    exec {fd}>"$STATE_DIR/image-${1//[^A-Za-z0-9._-]/_}.lock"
+    flock "$fd"
+    "${@:2}"
+    exec {fd}>&-
+}
+
 ensure_image() {
     case $1 in
-        debian:*) ensure_debian "${1#debian:}" ;;
-        python:*) ensure_python "$1" ;;
-        molecule:*) ensure_molecule "${1#molecule:}" ;;
+        debian:*) with_image_lock "${1%-slim}" ensure_debian "${1#debian:}" ;;
+        python:*) with_image_lock "$1" ensure_python "$1" ;;
+        molecule:*) with_image_lock "$1" ensure_molecule "${1#molecule:}" ;;
         *) die "unknown image: $1" ;;
     esac
 }

@@ -11,7 +11,9 @@ PORT=${PORT:-8080}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:2.7-slim}
 NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
 
-DOCKER=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
+# The engine keeps running (with the container) after this script: the first word only.
+engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
+DOCKER=${engine%% *}
 export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
 

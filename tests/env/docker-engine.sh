@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers, starting one if needed.
 #
-#   tests/env/docker-engine.sh start            # last stdout line: docker client path
-#   tests/env/docker-engine.sh stop-if-started  # stops only a dockerd that `start` started
+#   tests/env/docker-engine.sh start      # last stdout line: "CLIENT [PID]", the docker client's
+#                                         # path and, if this call started dockerd, its pid
+#   tests/env/docker-engine.sh stop PID   # stops that dockerd (what the caller started, only)
 set -euo pipefail
 
 # shellcheck source=tests/env/lib.sh
@@ -10,13 +11,11 @@ set -euo pipefail
 
 DOCKERD_LOG=$STATE_DIR/dockerd.log
 DOCKERD_PIDFILE=$STATE_DIR/dockerd.pid
-# Holds the pid of the dockerd this script started; absent if it started none.
-STARTED_MARKER=$STATE_DIR/dockerd.started-by-docker-engine-sh
 START_TIMEOUT=60
 STOP_TIMEOUT=30
 
 usage() {
-    printf 'usage: %s start|stop-if-started\n' "$0" >&2
+    printf 'usage: %s start | stop PID\n' "$0" >&2
     exit 2
 }
 
@@ -25,10 +24,7 @@ engine_answers() {
 }
 
 install_docker_io() {
-    log "installing docker.io from apt"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >&2
-    apt-get install -y -q --no-install-recommends docker.io >&2
+    apt_install --no-install-recommends docker.io
 }
 
 # A zombie counts as gone: its parent (init) may never reap it.
@@ -45,16 +41,14 @@ is_dockerd() {
 start_dockerd() {
     log "starting dockerd (log: $DOCKERD_LOG)"
     setsid nohup dockerd --pidfile "$DOCKERD_PIDFILE" >"$DOCKERD_LOG" 2>&1 </dev/null &
-    local pid=$!
-    printf '%s\n' "$pid" >"$STARTED_MARKER"
-    wait_until_ready "$pid"
+    STARTED_PID=$!
+    wait_until_ready "$STARTED_PID"
 }
 
 wait_until_ready() {
     local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
     until engine_answers; do
         if ! process_alive "$pid"; then
-            rm -f "$STARTED_MARKER"
             tail -n 20 "$DOCKERD_LOG" >&2 || true
             die "dockerd exited during start-up"
         fi
@@ -65,6 +59,7 @@ wait_until_ready() {
 }
 
 cmd_start() {
+    STARTED_PID=
     DOCKER=$(docker_client || true)
     if engine_answers; then
         log "docker engine already answers"
@@ -76,13 +71,12 @@ cmd_start() {
         # The package's own init script may have started an engine.
         engine_answers || start_dockerd
     fi
-    printf '%s\n' "$DOCKER"
+    printf '%s\n' "$DOCKER${STARTED_PID:+ $STARTED_PID}"
 }
 
-cmd_stop_if_started() {
-    [[ -f $STARTED_MARKER ]] || return 0
-    local pid deadline=$((SECONDS + STOP_TIMEOUT))
-    pid=$(<"$STARTED_MARKER")
+cmd_stop() {
+    local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
+    [[ $pid =~ ^[0-9]+$ ]] || usage
     if process_alive "$pid" && is_dockerd "$pid"; then
         log "stopping dockerd (pid $pid)"
         kill -TERM "$pid"
@@ -91,11 +85,10 @@ cmd_stop_if_started() {
             sleep 0.5
         done
     fi
-    rm -f "$STARTED_MARKER"
 }
 
 case ${1:-} in
     start) cmd_start ;;
-    stop-if-started) cmd_stop_if_started ;;
+    stop) [[ $# -eq 2 ]] || usage; cmd_stop "$2" ;;
     *) usage ;;
 esac

@@ -9,8 +9,9 @@ TESTS_ENV_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC2034 # used by the scripts sourcing this file
 REPO_ROOT=$(cd "$TESTS_ENV_DIR/../.." && pwd)
 
+# Timestamped: the set-up's steps and their times, in the log of a run.
 log() {
-    printf '==> %s\n' "$*" >&2
+    printf '==> %(%H:%M:%S)T %s\n' -1 "$*" >&2
 }
 
 die() {
@@ -122,10 +123,30 @@ debian_security_mirror_url() {
         die "no Debian security archive for $(host_codename)-security in the host's apt configuration"
 }
 
+# apt-get install [OPTION...] PACKAGE..., updating the package lists first if the install
+# fails on old ones. One install at a time: the test run's workers may ask together.
+apt_install() {
+    log "apt-get install $*"
+    (
+        flock 9
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q "$@" >&2 || { apt-get update -q >&2 && apt-get install -y -q "$@" >&2; }
+    ) 9>"$STATE_DIR/apt.lock"
+}
+
 # wrk, the load generator of the load tests and the benchmark, from Debian's packages.
 ensure_wrk() {
-    command -v wrk >/dev/null && return 0
-    log "installing wrk from apt"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 ||
-        { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2; }
+    command -v wrk >/dev/null || apt_install wrk
+}
+
+# .venv with the test tools (tests/requirements.txt), made again when that file changes.
+ensure_test_venv() {
+    (
+        cd "$REPO_ROOT" || exit
+        [[ -x .venv/bin/pytest ]] && sha256sum --check --status .venv/.requirements.sha256 2>/dev/null && exit 0
+        log "installing the test tools into .venv"
+        python3 -m venv .venv
+        .venv/bin/pip install --quiet --requirement tests/requirements.txt
+        sha256sum tests/requirements.txt >.venv/.requirements.sha256
+    )
 }

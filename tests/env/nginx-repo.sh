@@ -27,7 +27,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-STATE_DIR="${UWSGI_NGINX_STATE_DIR:-/var/tmp/uwsgi-nginx-test}"
+# shellcheck source=tests/env/lib.sh
+. "$HERE/lib.sh"  # STATE_DIR, apt_install (log and die are this script's own, below)
 DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 ARCH=amd64
 WORK=""
@@ -50,9 +51,7 @@ require_tools() {
     command -v gpg >/dev/null || missing+=(gnupg)
     [[ -r "$DEBIAN_KEYRING" ]] || missing+=(debian-archive-keyring)
     if ((${#missing[@]})); then
-        log "installing ${missing[*]}"
-        apt-get install -y -qq "${missing[@]}" >&2 \
-            || { apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2; }
+        apt_install "${missing[@]}"
     fi
 }
 
@@ -364,11 +363,15 @@ main() {
 
     for suite in "${suites[@]}"; do
         cache="$STATE_DIR/debs/$suite"
-        if cached_debs_present "$cache"; then
-            log "using cached Debian packages in $cache"
-        else
-            download_debian_debs "$suite" "$cache"
-        fi
+        # One download into the cache at a time (runs of this script may overlap).
+        (
+            flock 9
+            if cached_debs_present "$cache"; then
+                log "using cached Debian packages in $cache"
+            else
+                download_debian_debs "$suite" "$cache"
+            fi
+        ) 9>"$STATE_DIR/debs-$suite.lock"
         build_package "$cache" "$suite" "$WORK/deb"
     done
 
