@@ -187,24 +187,28 @@ def pytest_runtest_protocol(item):
 
 
 def pytest_collection_modifyitems(items):
-    """The order in which pytest-xdist hands tests out: the slow ones first, longest first, so
-    that the rest fill in around them; exclusive ones last, when the machine is about to be
-    free anyway. A worker is always given two tests, and runs the second after the first: each
-    slow test of the first round is paired with one that needs no engine (lint, docs)."""
+    """The order in which pytest-xdist hands tests out. First the longest test (Molecule's host
+    scenario), and with it, on the same worker, one that needs no engine (a worker is given two
+    tests at a time, and the second waits for the first). Then the tests of the image, so that
+    the image most tests need is built at once, by whichever asks first, with the CPUs it needs.
+    Then the other slow tests, longest first; the rest; the exclusive ones last, when the
+    machine is about to be free anyway."""
     def minutes(item):
         marker = item.get_closest_marker("slow")
         return marker.args[0] if marker else 0
 
-    exclusive = [item for item in items if item.get_closest_marker("exclusive")]
-    slow = sorted((item for item in items if minutes(item) and item not in exclusive), key=minutes, reverse=True)
-    no_engine = [item for item in items if item.get_closest_marker("no_engine") and item not in slow + exclusive]
-    rest = [item for item in items if item not in slow + exclusive + no_engine]
-    first_round = []
-    for index, item in enumerate(slow):
-        first_round.append(item)
-        if index < len(no_engine):
-            first_round.append(no_engine[index])
-    items[:] = first_round + no_engine[len(slow):] + rest + exclusive
+    def take(condition):
+        taken = [item for item in remaining if condition(item)]
+        for item in taken:
+            remaining.remove(item)
+        return taken
+
+    remaining = list(items)
+    exclusive = take(lambda item: item.get_closest_marker("exclusive"))
+    slow = sorted(take(minutes), key=minutes, reverse=True)
+    no_engine = take(lambda item: item.get_closest_marker("no_engine"))
+    image = take(lambda item: "image" in item.fixturenames)
+    items[:] = slow[:1] + no_engine[:1] + image + slow[1:] + remaining + no_engine[1:] + exclusive
 
 
 @pytest.fixture(scope="session")
@@ -301,14 +305,17 @@ def build_ca(run):
 
 
 def docker_build(run, build_ca, nginx_repo, tag, **build_args):
-    """docker build of the repository as tag (labelled with the run), nginx.org's repository
-    answered by the stand-in unless the build arguments say otherwise; the CompletedProcess."""
+    """docker build of the repository as tag (labelled with the run), on PYTHON_IMAGE (built
+    first if missing), nginx.org's repository answered by the stand-in, unless the build
+    arguments say otherwise; the CompletedProcess."""
     arguments = {
+        "PYTHON_IMAGE": PYTHON_IMAGE,
         "NGINX_REPO_URL": nginx_repo.url,
         "NGINX_SIGNING_KEY_URL": nginx_repo.key_url,
         "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
     }
     arguments.update(build_args)
+    base_image(run, arguments["PYTHON_IMAGE"])
     command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
                "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
     for key, value in arguments.items():
@@ -352,7 +359,6 @@ def python_image_build(run, build_ca, nginx_repo, python_image):
     """The image on python_image, built once in a run and shared by every worker, removed at
     the run's end; (tag, Debian suite)."""
     def build():
-        base_image(run, python_image)
         tag = "uwsgi-nginx-test:%s-%s" % (python_version(python_image), run.id)
         result = docker_build(run, build_ca, nginx_repo, tag, PYTHON_IMAGE=python_image)
         run.at_end(DOCKER, "rmi", "--force", tag)

@@ -20,8 +20,6 @@ def user_id(container, name):
     return container.exec("id", "-u", name).stdout.strip()
 
 
-# The first test to ask for the image builds it (the others wait): this one, at the start.
-@pytest.mark.slow(3)
 def test_hello_world_through_nginx_and_uwsgi(image, start_container):
     container = start_container(image)
     status, headers, body = container.wait_until_serving()
