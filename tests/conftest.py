@@ -223,8 +223,10 @@ def start_nginx_repo(run):
     for each of MOLECULE_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
     image and platform."""
     directory = run.directory / "nginx-repo"
-    subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)],
-                   check=True, capture_output=True, text=True)
+    made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.fail("tests/env/nginx-repo.sh failed:\n" + made.stderr[-4000:], pytrace=False)
     url = loopback.start_static("nginx-repo", str(directory), str(run.directory))
     versions = {}
     for suite in MOLECULE_SUITES:
