@@ -87,8 +87,9 @@ def http_get(url, timeout=5):
 
 class Run:
     """One run of the suite, shared by every pytest-xdist worker through a directory: what is
-    made once (images, stand-ins), what is removed at the run's end, and the machine, which
-    exclusive tests take alone. The loopback stand-ins keep their state in the directory."""
+    made once (images, stand-ins), and the machine, which exclusive tests take alone. The
+    loopback stand-ins keep their state in the directory; every container and image the run
+    makes carries its label, and goes when the run ends."""
 
     def __init__(self, directory):
         self.directory = Path(directory)
@@ -119,19 +120,18 @@ class Run:
             pytest.fail("%s failed earlier in this run:\n%s" % (name, stored["error"][-6000:]), pytrace=False)
         return stored["value"]
 
-    def at_end(self, *command):
-        """Run command when the run ends (after every worker has finished)."""
-        with self.locked("at-end"):
-            with open(self.directory / "at-end.jsonl", "a") as commands:
-                commands.write(json.dumps([str(part) for part in command]) + "\n")
-
     def end(self):
-        """Stop this run's loopback servers, then run the at_end commands, last first."""
+        """Stop this run's loopback servers, remove the containers and images it made (its label)."""
         loopback.stop_all(str(self.directory))
-        path = self.directory / "at-end.jsonl"
-        commands = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-        for command in reversed(commands):
-            subprocess.run(command, capture_output=True, timeout=300)
+        if not DOCKER:
+            return
+        label = "label=" + self.label
+        containers = docker("ps", "--all", "--quiet", "--filter", label, check=False).stdout.split()
+        if containers:
+            docker("rm", "--force", "--volumes", *containers, check=False)
+        images = docker("image", "ls", "--quiet", "--filter", label, check=False).stdout.split()
+        if images:
+            docker("rmi", "--force", *images, check=False)
 
     @contextlib.contextmanager
     def machine(self, exclusive):
@@ -264,23 +264,18 @@ def debian_archive(run):
 
 # --- base images and image builds ---------------------------------------------------------------
 
-def ensure_base_images(*images):
-    """Base images (python:<version>-slim, debian:<suite>, molecule:<suite>), built by the
-    project's script where missing (the molecule platforms rebuilt from cache, picking up changes
-    to their Dockerfile). Its log: base-images.log in the state directory."""
-    log_path = STATE_DIR / "base-images.log"
-    with open(log_path, "a") as log:
-        result = subprocess.run([str(ENV_DIR / "base-images.sh"), *images], stdout=subprocess.DEVNULL,
-                                stderr=log, timeout=3600)
-    if result.returncode != 0:
-        pytest.fail("tests/env/base-images.sh %s failed; %s ends with:\n%s"
-                    % (" ".join(images), log_path, "".join(log_path.read_text().splitlines(True)[-40:])))
-
-
 def base_image(run, image):
-    """ensure_base_images(image), once in a run."""
+    """A base image (python:<version>-slim, debian:<suite>, molecule:<suite>), built by the
+    project's script where missing (the molecule platforms rebuilt from cache, picking up changes
+    to their Dockerfile), once in a run. The script's log: base-images.log in the state directory."""
     def ensure():
-        ensure_base_images(image)
+        log_path = STATE_DIR / "base-images.log"
+        with open(log_path, "a") as log:
+            result = subprocess.run([str(ENV_DIR / "base-images.sh"), image], stdout=subprocess.DEVNULL,
+                                    stderr=log, timeout=3600)
+        if result.returncode != 0:
+            pytest.fail("tests/env/base-images.sh %s failed; %s ends with:\n%s"
+                        % (image, log_path, "".join(log_path.read_text().splitlines(True)[-40:])))
         return image
     return run.once("base-image-" + image, ensure)
 
@@ -331,20 +326,13 @@ def build_failed(result):
 
 @pytest.fixture(scope="session")
 def build_image(run, build_ca, nginx_repo):
-    """build_image(tag, check=True, **build_args) -> CompletedProcess: a build of the test's own,
-    removed at the end of the session."""
-    built = []
-
+    """build_image(tag, check=True, **build_args) -> CompletedProcess: a build of the test's own."""
     def build(tag, check=True, **build_args):
         result = docker_build(run, build_ca, nginx_repo, tag, **build_args)
-        built.append(tag)
         if check and result.returncode != 0:
             build_failed(result)
         return result
-
-    yield build
-    for tag in built:
-        docker("rmi", "--force", tag, check=False)
+    return build
 
 
 def python_version(python_image):
@@ -358,12 +346,11 @@ def debian_suite(image_tag):
 
 
 def python_image_build(run, build_ca, nginx_repo, python_image):
-    """The image on python_image, built once in a run and shared by every worker, removed at
-    the run's end; (tag, Debian suite)."""
+    """The image on python_image, built once in a run and shared by every worker; (tag, Debian
+    suite)."""
     def build():
         tag = "uwsgi-nginx-test:%s-%s" % (python_version(python_image), run.id)
         result = docker_build(run, build_ca, nginx_repo, tag, PYTHON_IMAGE=python_image)
-        run.at_end(DOCKER, "rmi", "--force", tag)
         if result.returncode != 0:
             build_failed(result)
         return [tag, debian_suite(python_image)]

@@ -152,9 +152,13 @@ build_debian_image() {
 ensure_debian() {
     local suite=${1%-slim}
     [[ " ${DEBIAN_SUITES[*]} " == *" $suite "* ]] || die "unsupported Debian suite: $suite"
-    have_or_pull "debian:$suite" || build_debian_image "$suite"
-    have_or_pull "debian:$suite-slim" || "$DOCKER" tag "debian:$suite" "debian:$suite-slim"
+    with_image_lock "debian:$suite" have_or_build_debian "$suite"
     ENSURED+=("debian:$suite" "debian:$suite-slim")
+}
+
+have_or_build_debian() {
+    have_or_pull "debian:$1" || build_debian_image "$1"
+    have_or_pull "debian:$1-slim" || "$DOCKER" tag "debian:$1" "debian:$1-slim"
 }
 
 ensure_python() {
@@ -166,7 +170,7 @@ ensure_python() {
         build_args+=(--build-arg "$arg")
     done
     if ! have_or_pull "$image"; then
-        with_image_lock "debian:$suite" ensure_debian "$suite"
+        ensure_debian "$suite"
         mirror=$(debian_mirror_url)
         log "building $image from tests/images/$dir"
         docker_build --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" \
@@ -179,7 +183,7 @@ ensure_python() {
 # Always (re)built: cheap when cached, and picks up Dockerfile changes.
 ensure_molecule() {
     local suite=$1 image="uwsgi-nginx-molecule:$1" start=$SECONDS
-    with_image_lock "debian:$suite" ensure_debian "$suite"
+    ensure_debian "$suite"
     log "building $image"
     docker_build --build-arg "SUITE=$suite" -t "$image" "$IMAGES_DIR/molecule-platform"
     log "built $image in $((SECONDS - start))s"
@@ -198,7 +202,7 @@ with_image_lock() {
 
 ensure_image() {
     case $1 in
-        debian:*) with_image_lock "${1%-slim}" ensure_debian "${1#debian:}" ;;
+        debian:*) ensure_debian "${1#debian:}" ;;
         python:*) with_image_lock "$1" ensure_python "$1" ;;
         molecule:*) with_image_lock "$1" ensure_molecule "${1#molecule:}" ;;
         *) die "unknown image: $1" ;;
