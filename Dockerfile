@@ -13,7 +13,7 @@ RUN --mount=type=bind,source=docker,target=/docker \
 
 # The playbook and roles alone, so that changing the app does not run the playbook again.
 FROM scratch AS provisioning
-COPY ansible.cfg playbook.yml /provisioning/
+COPY ansible.cfg playbook.yml wiring.yml /provisioning/
 COPY roles /provisioning/roles
 COPY docker /provisioning/docker
 

@@ -10,7 +10,7 @@ run:
 test:
 	tests/run.sh $(PYTEST_ARGS)
 
-# The fast tier, no Docker engine needed: lint and role docs (arguments: PYTEST_ARGS=...).
+# The fast tier, no Docker engine needed: lint, role docs and unit tests (arguments: PYTEST_ARGS=...).
 check:
 	tests/check.sh $(PYTEST_ARGS)
 

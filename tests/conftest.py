@@ -23,6 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_DIR = REPO / "tests" / "env"
+UNIT_DIR = REPO / "tests" / "unit"
 STATE_DIR = Path(os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"))
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # The base image of the `image` fixture, which the image suites test (README, "Python versions"):
@@ -203,6 +204,10 @@ def pytest_collection_modifyitems(items):
             remaining.remove(item)
         return taken
 
+    for item in items:
+        # tests/unit: plain unittest modules (they run on the image's Python 2.7 too), no engine.
+        if UNIT_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.no_engine)
     remaining = list(items)
     exclusive = take(lambda item: item.get_closest_marker("exclusive"))
     slow = sorted(take(minutes), key=minutes, reverse=True)
@@ -445,7 +450,9 @@ class Container:
             "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
             "    try:\n"
             "        if int(pid) != os.getpid():\n"
-            "            total += sum(int(l.split()[1]) for l in open('/proc/%s/status' % pid) if l.startswith('VmRSS:'))\n"
+            "            for line in open('/proc/%s/status' % pid):\n"
+            "                if line.startswith('VmRSS:'):\n"
+            "                    total += int(line.split()[1])\n"
             "    except (IOError, OSError):\n"
             "        pass\n"
             "print(total)\n"

@@ -5,6 +5,7 @@
 # Stops what it started and only that: an engine or a container that ran before (`make run`'s)
 # keeps running. Arguments go to pytest.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env/lib.sh"
 cd "$REPO_ROOT"
 

@@ -42,3 +42,20 @@ def test_hadolint_is_clean():
         for path in REPO.glob(pattern))
     assert len(dockerfiles) > 1, "no Dockerfile found under tests/images"
     lint("hadolint", "--no-color", *dockerfiles)
+
+
+def test_ruff_is_clean():
+    lint("ruff", "check", "--no-cache", "--output-format", "concise", ".")
+
+
+def test_shellcheck_is_clean():
+    # Every shell script in the repository: by name (*.sh), else by its #! line; not the Jinja2
+    # templates of scripts (*.j2), which are not shell until rendered.
+    shells = (b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash")
+    tracked = subprocess.run(["git", "ls-files"], cwd=str(REPO), capture_output=True, text=True, check=True)
+    scripts = [path for path in sorted(tracked.stdout.split())
+               if path.endswith(".sh") or (not path.endswith(".j2")
+                                           and (REPO / path).read_bytes()[:32].split(b"\n")[0] in shells)]
+    assert "docker/run-playbook" in scripts and "tests/run.sh" in scripts, scripts
+    # -x: follow the files they source (their `# shellcheck source=` lines name them).
+    lint("shellcheck", "-x", *scripts)

@@ -46,7 +46,8 @@ def selected_suites():
 # Minutes each takes on two cores shared with the other tests, roughly (tests/conftest.py
 # starts the longest first).
 MINUTES = {"host": 15, "default": 5}
-CASES = [pytest.param(scenario, [suite], id="%s-%s" % (scenario, suite), marks=pytest.mark.slow(MINUTES.get(scenario, 2)))
+CASES = [pytest.param(scenario, [suite], id="%s-%s" % (scenario, suite),
+                      marks=pytest.mark.slow(MINUTES.get(scenario, 2)))
          for scenario in ROLE_SCENARIOS for suite in selected_suites()]
 CASES.append(pytest.param("host", MOLECULE_SUITES, id="host", marks=pytest.mark.slow(MINUTES["host"])))
 

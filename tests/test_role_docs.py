@@ -1,4 +1,5 @@
-"""Each role's README lists its variables exactly as its meta/argument_specs.yml does."""
+"""Each role's README lists its variables exactly as its meta/argument_specs.yml does; README.md's
+settings table is the settings contract's, with the image's defaults."""
 import sys
 
 import pytest
@@ -25,3 +26,8 @@ def test_every_default_is_described_in_argument_specs(role_dir):
     specs = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())
     described = set(specs["argument_specs"]["main"]["options"])
     assert set(defaults) <= described, sorted(set(defaults) - described)
+
+
+def test_readme_settings_table_is_the_contracts():
+    readme = role_docs.REPO / "README.md"
+    assert readme.read_text() == role_docs.generated()[readme], "run: python3 tests/env/role_docs.py"

@@ -2,7 +2,6 @@
 the app's hooks and files, the health check, restarts and stops. Black-box: every test runs its
 own containers, published on 127.0.0.1 on ports Docker picks, with the tests' probe app
 (tests/apps/probe) or files of its own bind-mounted into /app."""
-import hashlib
 import http.client
 import json
 import os

@@ -97,7 +97,8 @@ def start_to_first_200(image, runs=5):
 
 
 def image_growth(image, base):
-    size = lambda ref: json.loads(docker("image", "inspect", ref).stdout)[0]["Size"]
+    def size(ref):
+        return json.loads(docker("image", "inspect", ref).stdout)[0]["Size"]
     return (size(image) - size(base)) / 1e6
 
 
@@ -190,7 +191,8 @@ def main():
         extras["image_minus_base_mb"] = image_growth(args.image, args.base)
     if args.build_command:
         extras["app_only_rebuild_s"] = app_only_rebuild(json.loads(args.build_command))
-    mean = lambda level, name: statistics.mean(r["ok_per_second"] for r in results[str(level)][name])
+    def mean(level, name):
+        return statistics.mean(r["ok_per_second"] for r in results[str(level)][name])
     ratios = {}
     for level in levels:
         ratios[str(level)] = {"ours/reference": mean(level, "ours") / max(mean(level, "reference"), 1e-9),

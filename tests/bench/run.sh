@@ -5,6 +5,7 @@
 # local stand-ins it needs, installs wrk. Arguments go to bench.py (--seconds, --rounds,
 # --levels, --output). Takes about 10 minutes with the defaults.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
 
 IMAGE=${IMAGE:-uwsgi-nginx:bench}

@@ -4,6 +4,7 @@
 # machine cannot reach (the official python image, nginx.org's repository); stand-in servers
 # are stopped again once the image is built. The container is left running.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=${IMAGE:-uwsgi-nginx:python2.7}

@@ -1,11 +1,8 @@
-#!{{ __entrypoint_python }}
-# {{ ansible_managed }}
-"""Docker HEALTHCHECK: healthy when nginx answers its health location with the app's answer,
-passed on by uWSGI: any status below 500 (a 404 from the app included). 502 and 504 are nginx's
-own when uWSGI does not answer. The URL is written by the entrypoint at every start."""
+"""The image's HEALTHCHECK (uwsgi-nginx-healthcheck, installed by the entrypoint role): healthy
+when nginx answers its health location with the app's answer, passed on by uWSGI: any status
+below 500 (a 404 from the app included). 502 and 504 are nginx's own when uWSGI does not answer.
+The entrypoint writes the URL at every start. Python 2.7 and 3."""
 from __future__ import print_function
-
-import sys
 
 try:
     from http.client import HTTPConnection
@@ -14,13 +11,12 @@ except ImportError:  # Python 2
     from httplib import HTTPConnection
     from urlparse import urlsplit
 
-URL_FILE = "{{ entrypoint_state_dir }}/healthcheck-url"
 TIMEOUT_SECONDS = 3
 
 
-def main():
+def main(argv, url_file_path):
     try:
-        with open(URL_FILE) as url_file:
+        with open(url_file_path) as url_file:
             url = url_file.read().strip()
         parts = urlsplit(url)
         connection = HTTPConnection(parts.hostname, parts.port or 80, timeout=TIMEOUT_SECONDS)
@@ -31,7 +27,3 @@ def main():
         return 1
     print("%s: %d %s" % (url, status, "healthy" if status < 500 else "unhealthy"))
     return 0 if status < 500 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The environment contract: every setting a container takes from its environment, the role
+variable it sets, what it accepts and what it does. This table is the one definition: the
+entrypoint checks the environment against it at every start, the playbook checks the role
+variables against it (the uwsgi_nginx_* filters, ../../filter_plugins), the README's settings
+table is generated from it (tests/env/role_docs.py), and the templates count `auto` with it.
+A role variable's default lives in its role's defaults/main.yml (where Ansible needs it); the
+image's defaults are those, overridden by docker/image-vars.yml.
+
+Python 2.7 and 3, standard library only."""
+import json
+import re
+
+# An absolute path of letters, digits and . _ @ + -, no part starting with a dot: nothing a
+# configuration file would need to quote, no way up (..).
+PATH_PATTERN = r"(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+/?"
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+            "0": False, "false": False, "no": False, "off": False}
+PATH_KINDS = ("file", "directory")
+
+
+class Setting(object):
+    """A row of the table.
+
+    kind int: a whole number from minimum to maximum (no maximum: any); words are literals also
+      accepted (auto); per_cpu, how many `auto` stands for per CPU; below, the variable of
+      another setting it must stay under (0 always allowed).
+    kind bool: 1/0, true/false, yes/no, on/off.
+    kind text: the whole value matches pattern; accepts says the same in words.
+    kind file, directory: an absolute path; named in the environment it must exist, a default
+      that does not exist leaves the setting unset."""
+
+    def __init__(self, env, variable, kind, meaning, minimum=None, maximum=None, words=(),
+                 per_cpu=None, below=None, pattern=None, accepts=None):
+        self.env = env
+        self.variable = variable
+        self.kind = kind
+        self.meaning = meaning
+        self.minimum = minimum
+        self.maximum = maximum
+        self.words = words
+        self.per_cpu = per_cpu
+        self.below = below
+        self.pattern = pattern
+        self.accepts_text = accepts
+
+
+SETTINGS = (
+    Setting("UWSGI_PROCESSES", "uwsgi_processes", "int", minimum=1, maximum=1024, words=("auto",), per_cpu=2,
+            meaning="uWSGI workers; `auto`: two per CPU the container may use (`--cpus`, rounded up, and "
+                    "`--cpuset-cpus`)"),
+    Setting("UWSGI_THREADS", "uwsgi_threads", "int", minimum=1, maximum=1024,
+            meaning="threads per worker (threads enabled above 1)"),
+    Setting("UWSGI_CHEAPER", "uwsgi_cheaper", "int", minimum=0, below="uwsgi_processes",
+            meaning="adaptive spawning: at least this many workers run, up to `UWSGI_PROCESSES` under load; "
+                    "0: off"),
+    Setting("UWSGI_HARAKIRI", "uwsgi_harakiri", "int", minimum=0, maximum=86400,
+            meaning="seconds a request may run before its worker is killed and replaced (`harakiri`); 0: never; "
+                    "keep it above `NGINX_UWSGI_READ_TIMEOUT`"),
+    Setting("UWSGI_INI", "uwsgi_app_ini", "file",
+            meaning="the app's uWSGI settings, read last"),
+    Setting("NGINX_MAX_UPLOAD", "nginx_client_max_body_size", "text", pattern="[0-9]+[kKmMgG]?",
+            accepts="a size in bytes with an optional k, m or g suffix, 0 for no limit (e.g. 10m)",
+            meaning="largest request body (`client_max_body_size`); larger gets 413"),
+    Setting("NGINX_UWSGI_READ_TIMEOUT", "nginx_uwsgi_read_timeout", "int", minimum=1, maximum=86400,
+            meaning="seconds nginx waits for the app's answer (`uwsgi_read_timeout`, between two reads); "
+                    "then it answers 504"),
+    Setting("NGINX_WORKER_PROCESSES", "nginx_worker_processes", "int", minimum=1, maximum=1024, words=("auto",),
+            per_cpu=1, meaning="nginx workers; `auto`: one per CPU, counted as for `UWSGI_PROCESSES`"),
+    Setting("NGINX_WORKER_CONNECTIONS", "nginx_worker_connections", "int", minimum=1, maximum=1048576,
+            meaning="connections per nginx worker (a proxied request holds two)"),
+    Setting("NGINX_WORKER_OPEN_FILES", "nginx_worker_rlimit_nofile", "int", minimum=0, maximum=1048576,
+            meaning="open files per nginx worker (`worker_rlimit_nofile`); 0: nginx's starting limit"),
+    Setting("LISTEN_PORT", "nginx_listen_port", "int", minimum=1, maximum=65535,
+            meaning="the port nginx listens on (publish that one)"),
+    Setting("STATIC_URL", "nginx_static_url", "text", pattern=r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?",
+            accepts="a URL path of letters, digits and . _ ~ - other than / (e.g. /static)",
+            meaning="where nginx serves `STATIC_PATH`"),
+    Setting("STATIC_PATH", "nginx_static_path", "directory",
+            meaning="the static files' directory, served by nginx itself"),
+    Setting("STATIC_INDEX", "nginx_static_index", "bool",
+            meaning="`/` serves `STATIC_URL/index.html`"),
+    Setting("PRE_START_PATH", "entrypoint_prestart_script", "file",
+            meaning="the prestart hook, run before nginx and uWSGI at every start"),
+)
+BY_VARIABLE = dict((setting.variable, setting) for setting in SETTINGS)
+
+
+class Invalid(Exception):
+    """Settings that are not valid; args[0] is the list of messages, one per setting."""
+
+
+def shown(value):
+    """A value as a message quotes it: in double quotes, escaped, on one line."""
+    if isinstance(value, bytes):  # Python 2's environment: bytes, maybe not UTF-8
+        value = value.decode("utf-8", "replace")
+    return json.dumps(value)
+
+
+def full_match(pattern, value):
+    return re.match(r"(?:%s)\Z" % pattern, value) is not None
+
+
+def count(value, variable, cpus):
+    """A count setting's value as a number: `auto` is per_cpu times the CPUs."""
+    setting = BY_VARIABLE[variable]
+    if value == "auto" and setting.per_cpu:
+        return setting.per_cpu * cpus
+    return value
+
+
+def per_cpu(variable):
+    """How many `auto` stands for per CPU."""
+    return BY_VARIABLE[variable].per_cpu
+
+
+def accepts(setting, name, values=None, cpus=None):
+    """What a setting accepts, in words; name(setting) is how settings are named (environment
+    variable or role variable). With values and cpus, a limit is given with its value."""
+    if setting.kind == "int":
+        text = "a whole number from %d" % setting.minimum
+        if setting.maximum is not None:
+            text += " to %d" % setting.maximum
+        if setting.below:
+            limit = BY_VARIABLE[setting.below]
+            text += ", 0 or less than %s" % name(limit)
+            if values is not None:
+                text += " (%s)" % count(values[limit.variable], limit.variable, cpus)
+        for word in setting.words:
+            text += " or %s" % word
+        return text
+    if setting.kind == "bool":
+        return "one of 1, 0, true, false, yes, no, on, off"
+    if setting.kind == "text":
+        return setting.accepts_text
+    return "an absolute path of letters, digits and . _ @ + - (no part starting with .)"
+
+
+def parse(setting, text):
+    """The value of a setting given as text, or None when the text is not valid."""
+    if text in setting.words:
+        return text
+    if setting.kind == "int":
+        if full_match("[0-9]+", text):
+            number = int(text)
+            if number >= setting.minimum and (setting.maximum is None or number <= setting.maximum):
+                return number
+    elif setting.kind == "bool":
+        return BOOLEANS.get(text.lower())
+    elif setting.kind == "text":
+        if full_match(setting.pattern, text):
+            return text
+    elif text and full_match(PATH_PATTERN, text):
+        return text
+    return None
+
+
+def check(texts, values, cpus, name):
+    """Parses texts ({variable: text}) into values ({variable: value}, updated in place);
+    raises Invalid with a message per bad setting: one that does not parse, or one not below
+    its limit (checked once all parse)."""
+    messages = []
+    for setting in SETTINGS:
+        if setting.variable not in texts:
+            continue
+        value = parse(setting, texts[setting.variable])
+        if value is None:
+            messages.append("%s=%s: expected %s" % (name(setting), shown(texts[setting.variable]),
+                                                     accepts(setting, name, values, cpus)))
+        else:
+            values[setting.variable] = value
+    for setting in SETTINGS:
+        if messages or not setting.below or setting.variable not in values or setting.below not in values:
+            continue
+        value = values[setting.variable]
+        if value != 0 and value >= count(values[setting.below], setting.below, cpus):
+            messages.append("%s=%s: expected %s" % (name(setting), shown(str(value)),
+                                                     accepts(setting, name, values, cpus)))
+    if messages:
+        raise Invalid(messages)
+
+
+def from_environment(environ, values, cpus):
+    """The settings the environment gives (an empty value counts as unset) applied to values,
+    the role variables the build recorded (settings whose variable is not there are not this
+    container's); returns the variables set. Raises Invalid."""
+    texts = dict((setting.variable, environ[setting.env]) for setting in SETTINGS
+                 if setting.variable in values and environ.get(setting.env, "") != "")
+    check(texts, values, cpus, lambda setting: setting.env)
+    return set(texts)
+
+
+def variable_errors(variables, cpus):
+    """Messages for the role variables (as Ansible holds them) that the table refuses; an empty
+    path means none. Settings whose variable is not given are not checked."""
+    texts = {}
+    for setting in SETTINGS:
+        if setting.variable not in variables:
+            continue
+        value = variables[setting.variable]
+        if setting.kind in PATH_KINDS and value == "":
+            continue
+        texts[setting.variable] = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        check(texts, dict(variables), cpus, lambda setting: setting.variable)
+    except Invalid as invalid:
+        return invalid.args[0]
+    return []
+
+
+def environment_names(variables):
+    """The environment variables of the settings among variables."""
+    return set(setting.env for setting in SETTINGS if setting.variable in variables)
+
+
+# For Ansible (filter_plugins/uwsgi_nginx_filters.py) and the entrypoint's own Jinja2: the
+# templates count `auto` with these, as the checks do.
+FILTERS = {
+    "uwsgi_nginx_count": count,
+    "uwsgi_nginx_per_cpu": per_cpu,
+    "uwsgi_nginx_setting_errors": variable_errors,
+}

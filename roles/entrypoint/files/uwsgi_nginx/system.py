@@ -1,0 +1,105 @@
+"""What a start reads from the system and writes to it: the CPUs the container may use, the
+directories the tmpfiles.d files describe, files replaced at once. Every path is a parameter,
+so that each can be tried on files a test writes. Python 2.7 and 3."""
+import grp
+import math
+import os
+import pwd
+import stat
+
+
+class NotPrepared(Exception):
+    """Something the start cannot do; the message says what and why."""
+
+
+def words(path):
+    """The words of a small file, or [] when there is none (a cgroup version not mounted)."""
+    try:
+        with open(path) as words_file:
+            return words_file.read().split()
+    except (IOError, OSError):
+        return []
+
+
+def cgroup_cpu_limit(cgroup_root="/sys/fs/cgroup"):
+    """The CPUs' worth of time the container's cgroup may use (docker run --cpus), or None:
+    cgroup v2's cpu.max ("max 100000": none), else v1's CFS quota and period (-1: none)."""
+    quota_period = words(os.path.join(cgroup_root, "cpu.max")) or (
+        words(os.path.join(cgroup_root, "cpu", "cpu.cfs_quota_us"))
+        + words(os.path.join(cgroup_root, "cpu", "cpu.cfs_period_us")))
+    if len(quota_period) != 2 or quota_period[0] in ("max", "-1"):
+        return None
+    return float(quota_period[0]) / float(quota_period[1])
+
+
+def allowed_cpus(status_path="/proc/self/status"):
+    """The CPUs this process may run on (docker run --cpuset-cpus): Cpus_allowed_list, e.g. 0-3,6."""
+    with open(status_path) as status:
+        [allowed] = [line.split(":", 1)[1].strip() for line in status if line.startswith("Cpus_allowed_list:")]
+    total = 0
+    for cpus in allowed.split(","):
+        first, _, last = cpus.partition("-")
+        total += int(last or first) - int(first) + 1
+    return total
+
+
+def available_cpus(status_path="/proc/self/status", cgroup_root="/sys/fs/cgroup"):
+    """The CPUs this container may use: those it may run on, fewer under a CPU limit (--cpus,
+    rounded up); at least 1."""
+    total = allowed_cpus(status_path)
+    limit = cgroup_cpu_limit(cgroup_root)
+    if limit:
+        total = min(total, int(math.ceil(limit)))
+    return max(total, 1)
+
+
+def tmpfiles_directories(tmpfiles_dir):
+    """[(path, mode, user, group)] of the "d" lines of the *.conf files in tmpfiles_dir, in the
+    files' order; "-" for a mode, user or group that is not given. Other lines are refused."""
+    directories = []
+    for name in sorted(os.listdir(tmpfiles_dir)):
+        if not name.endswith(".conf"):
+            continue
+        with open(os.path.join(tmpfiles_dir, name)) as tmpfiles:
+            lines = [line.split() for line in tmpfiles if line.strip() and not line.lstrip().startswith("#")]
+        for fields in lines:
+            kind, path, mode, user, group = (fields + ["-"] * 5)[:5]
+            if kind != "d":
+                raise NotPrepared("%s/%s: %s: only d (directory) lines are supported" % (
+                    tmpfiles_dir, name, " ".join(fields)))
+            directories.append((path, mode, user, group))
+    return directories
+
+
+def make_directories(tmpfiles_dir):
+    """Creates the tmpfiles.d directories, as systemd-tmpfiles does at boot on a host, with their
+    mode and, as root, their owner; as another user, that user's (who needs /run writable: a
+    tmpfs of its own there)."""
+    as_root = os.geteuid() == 0
+    for path, mode, user, group in tmpfiles_directories(tmpfiles_dir):
+        mode = int(mode, 8) if mode != "-" else 0o755
+        owner = (pwd.getpwnam(user).pw_uid if user != "-" else 0,
+                 grp.getgrnam(group).gr_gid if group != "-" else 0)
+        try:
+            # Only what differs changes, mode first, while the owner may still be root: neither
+            # needs more than CAP_CHOWN (no CAP_FOWNER).
+            if not os.path.isdir(path):
+                os.makedirs(path)
+            status = os.stat(path)
+            if stat.S_IMODE(status.st_mode) != mode:
+                os.chmod(path, mode)
+            if as_root and (status.st_uid, status.st_gid) != owner:
+                os.chown(path, *owner)
+        except OSError as error:
+            hint = "" if as_root else " (as uid %d: mount a tmpfs it owns at /run, --tmpfs /run:uid=%d)" % (
+                os.geteuid(), os.geteuid())
+            raise NotPrepared("cannot prepare %s: %s%s" % (path, error.strerror, hint))
+
+
+def write(path, content):
+    """Replaces path at once: a reader sees the old file or the new one, never a mix."""
+    partial = path + ".partial"
+    with open(partial, "wb") as output:
+        output.write(content.encode("utf-8"))
+    os.chmod(partial, 0o644)
+    os.rename(partial, path)

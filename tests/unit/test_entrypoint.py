@@ -1,0 +1,185 @@
+"""The start sequence (roles/entrypoint/files/uwsgi_nginx/entrypoint.py) on a configuration these
+tests write: the prestart hook's interpreter, the paths checked before and after it, rendering
+with the contract's filters and the two facts, validation, replacements, the health probe's URL,
+and what reaches the programs' environment; then main() as the container runs it, in a child
+process. Needs Jinja2 (the image has it; so has the tests' virtualenv, through Ansible).
+Standard library otherwise: runs on Python 3 (make check) and on the image's Python (2.7)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files")
+sys.path.insert(0, FILES)
+from uwsgi_nginx import entrypoint  # noqa: E402
+
+TEMPLATE = """# {{ ansible_managed }}
+workers = {{ uwsgi_processes | uwsgi_nginx_count('uwsgi_processes', ansible_facts.processor_vcpus) }}
+{% if ansible_facts.effective_user_id == 0 %}
+uid = app
+{% endif %}
+static = {{ nginx_static_path }}
+"""
+
+
+class Configured(unittest.TestCase):
+    """A configuration as the entrypoint role writes one, on files in a temporary directory."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.root)
+        for directory in ("templates", "tmpfiles.d", "app"):
+            os.makedirs(self.path(directory))
+        self.write("templates/app.conf.j2", TEMPLATE)
+        self.write("tmpfiles.d/state.conf", "d %s 0755\n" % self.path("state"))
+        self.config = {
+            "command": "run-programs", "state_dir": self.path("state"), "template_dir": self.path("templates"),
+            "tmpfiles_dir": self.path("tmpfiles.d"), "replacements": {"/etc/app.conf": self.path("app/app.conf")},
+            "templates": [{"template": "app.conf.j2", "dest": "/etc/app.conf", "validate": ["true", "%s"]}],
+            "healthcheck_url": "http://127.0.0.1:{nginx_listen_port}/health",
+            "variables": {"uwsgi_processes": "auto", "nginx_listen_port": 80,
+                          "nginx_static_path": self.path("app/static"),
+                          "entrypoint_prestart_script": self.path("app/prestart.sh")},
+        }
+
+    def path(self, relative):
+        return os.path.join(self.root, relative)
+
+    def write(self, relative, text, mode=0o644):
+        with open(self.path(relative), "w") as output:
+            output.write(text)
+        os.chmod(self.path(relative), mode)
+
+    def read(self, relative):
+        with open(self.path(relative)) as written:
+            return written.read()
+
+
+
+class StartTest(Configured):
+    def start(self, environ=None, cpus=2, user_id=0):
+        return entrypoint.start(self.config, environ or {}, cpus, user_id)
+
+    def test_renders_with_the_contracts_count_and_the_facts(self):
+        self.start(cpus=3)
+        self.assertEqual(self.read("state/app.conf"),
+                         "# %s\nworkers = 6\nuid = app\nstatic = \n" % entrypoint.MANAGED)
+        self.start({"UWSGI_PROCESSES": "5"}, user_id=1000)
+        self.assertEqual(self.read("state/app.conf").splitlines()[1:], ["workers = 5", "static = "])
+        self.assertEqual(self.read("state/healthcheck-url"), "http://127.0.0.1:80/health\n")
+        self.start({"LISTEN_PORT": "8080"})
+        self.assertEqual(self.read("state/healthcheck-url"), "http://127.0.0.1:8080/health\n")
+
+    def test_a_bad_setting_stops_before_anything_is_written(self):
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start({"LISTEN_PORT": "0", "UWSGI_PROCESSES": "x"})
+        self.assertEqual(str(raised.exception).splitlines(), [
+            'uwsgi-nginx-entrypoint: UWSGI_PROCESSES="x": expected a whole number from 1 to 1024 or auto',
+            'uwsgi-nginx-entrypoint: LISTEN_PORT="0": expected a whole number from 1 to 65535'])
+        self.assertFalse(os.path.exists(self.path("state")))
+
+    def test_the_prestart_hook_runs_first_and_may_make_what_the_defaults_name(self):
+        self.write("app/prestart.sh", "mkdir %s\n" % self.path("app/static"))
+        self.start()
+        self.assertIn("static = %s\n" % self.path("app/static"), self.read("state/app.conf"))
+
+    def test_a_named_path_must_exist_a_default_one_may_not(self):
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start({"STATIC_PATH": self.path("missing")})
+        self.assertEqual(str(raised.exception), 'uwsgi-nginx-entrypoint: STATIC_PATH="%s": expected an existing '
+                                                'directory' % self.path("missing"))
+        with self.assertRaises(entrypoint.Stop):
+            self.start({"PRE_START_PATH": self.path("app/missing.sh")})
+
+    def test_a_failing_hook_stops_with_its_status(self):
+        self.write("app/prestart.sh", "exit 3\n")
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start()
+        self.assertEqual(raised.exception.code, 3)
+        self.assertIn("exited with 3; not starting", str(raised.exception))
+
+    def test_a_rejected_configuration_stops_with_the_checks_output(self):
+        self.config["templates"][0]["validate"] = ["sh", "-c", "echo bad line in $0; exit 1", "%s"]
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start()
+        self.assertIn("rejected the configuration:\nbad line in %s" % self.path("state/app.conf"),
+                      str(raised.exception))
+
+    def test_a_replacement_file_replaces_the_rendered_one(self):
+        self.write("app/app.conf", "mine\n")
+        self.start()
+        self.assertEqual(self.read("state/app.conf"), "mine\n")
+
+    def test_settings_applied_here_do_not_reach_uwsgi_again(self):
+        environ = {"UWSGI_PROCESSES": "3", "UWSGI_MAX_REQUESTS": "1000", "LISTEN_PORT": "8080", "HOME": "/root"}
+        self.assertEqual(self.start(environ), {"UWSGI_MAX_REQUESTS": "1000", "LISTEN_PORT": "8080",
+                                               "HOME": "/root"})
+
+
+class PrestartCommandTest(unittest.TestCase):
+    def setUp(self):
+        handle, self.script = tempfile.mkstemp()
+        os.close(handle)
+        self.addCleanup(os.remove, self.script)
+
+    def command(self, text, mode):
+        with open(self.script, "w") as output:
+            output.write(text)
+        os.chmod(self.script, mode)
+        return entrypoint.prestart_command(self.script)
+
+    def test_executable_runs_directly(self):
+        self.assertEqual(self.command("#!/bin/false\n", 0o755), [self.script])
+
+    def test_not_executable_runs_with_the_interpreter_its_first_line_names(self):
+        self.assertEqual(self.command("#!/usr/bin/env python3 -u\nprint(1)\n", 0o644),
+                         ["/usr/bin/env", "python3", "-u", self.script])
+
+    def test_otherwise_sh(self):
+        self.assertEqual(self.command("echo hi\n", 0o644), ["sh", self.script])
+
+
+class MainTest(Configured):
+    """main(), as the launcher calls it, in a child process: it replaces itself with the command."""
+
+    def main(self, *argv, **environ):
+        with open(self.path("entrypoint.json"), "w") as config_file:
+            json.dump(self.config, config_file)
+        code = ("import sys; sys.path.insert(0, %r); from uwsgi_nginx.entrypoint import main; "
+                "sys.exit(main(sys.argv[1:], %r))" % (FILES, self.path("entrypoint.json")))
+        environment = dict(os.environ, **environ)
+        child = subprocess.Popen([sys.executable, "-c", code] + list(argv), env=environment,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = child.communicate()
+        return child.returncode, out.decode("utf-8"), err.decode("utf-8")
+
+    def test_the_command_runs_after_the_start_with_its_environment(self):
+        self.config["command"] = "env"
+        code, out, _ = self.main("env", UWSGI_PROCESSES="3", UWSGI_MAX_REQUESTS="7")
+        self.assertEqual(code, 0)
+        self.assertIn("UWSGI_MAX_REQUESTS=7\n", out)
+        self.assertNotIn("UWSGI_PROCESSES=", out)
+        self.assertIn("workers = 3", self.read("state/app.conf"))
+
+    def test_a_bad_setting_exits_1_with_its_line(self):
+        self.config["command"] = "env"
+        code, out, err = self.main("env", LISTEN_PORT="x")
+        self.assertEqual((code, out), (1, ""))
+        self.assertEqual(err, 'uwsgi-nginx-entrypoint: LISTEN_PORT="x": expected a whole number from 1 to 65535\n')
+
+    def test_any_other_command_runs_as_given_with_nothing_checked(self):
+        code, out, _ = self.main("sh", "-c", "echo $LISTEN_PORT", LISTEN_PORT="x")
+        self.assertEqual((code, out), (0, "x\n"))
+        self.assertFalse(os.path.exists(self.path("state")))
+
+    def test_a_command_that_does_not_exist_exits_127(self):
+        code, _, err = self.main("no-such-command")
+        self.assertEqual(code, 127)
+        self.assertIn("cannot run no-such-command", err)
+
+
+if __name__ == "__main__":
+    unittest.main()

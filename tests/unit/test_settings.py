@@ -1,0 +1,128 @@
+"""The settings contract (roles/entrypoint/files/uwsgi_nginx/settings.py): what each kind of
+setting accepts, the messages, `auto` per CPU, and the two ways in (environment, role variables).
+Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files"))
+from uwsgi_nginx import settings  # noqa: E402
+
+# The role variables as a build records them (the image's defaults).
+BUILT = {"uwsgi_processes": "auto", "uwsgi_threads": 1, "uwsgi_cheaper": 0, "uwsgi_harakiri": 0,
+         "uwsgi_app_ini": "/app/uwsgi.ini", "nginx_client_max_body_size": "1m", "nginx_listen_port": 80,
+         "nginx_static_index": False, "entrypoint_prestart_script": "/app/prestart.sh"}
+
+
+def from_environment(environ, cpus=2, values=None):
+    values = dict(BUILT if values is None else values)
+    given = settings.from_environment(environ, values, cpus)
+    return values, given
+
+
+def messages(environ, cpus=2, values=None):
+    try:
+        from_environment(environ, cpus, values)
+    except settings.Invalid as invalid:
+        return invalid.args[0]
+    return []
+
+
+class EnvironmentTest(unittest.TestCase):
+    def test_values_are_parsed_by_kind(self):
+        values, given = from_environment({"UWSGI_PROCESSES": "8", "STATIC_INDEX": "Yes", "NGINX_MAX_UPLOAD": "25m",
+                                          "UWSGI_INI": "/srv/app.ini"})
+        self.assertEqual(values["uwsgi_processes"], 8)
+        self.assertIs(values["nginx_static_index"], True)
+        self.assertEqual(values["nginx_client_max_body_size"], "25m")
+        self.assertEqual(values["uwsgi_app_ini"], "/srv/app.ini")
+        self.assertEqual(given, set(["uwsgi_processes", "nginx_static_index", "nginx_client_max_body_size",
+                                     "uwsgi_app_ini"]))
+
+    def test_an_empty_value_counts_as_unset(self):
+        values, given = from_environment({"UWSGI_PROCESSES": "", "LISTEN_PORT": ""})
+        self.assertEqual(values, BUILT)
+        self.assertEqual(given, set())
+
+    def test_a_word_is_accepted_where_the_table_lists_it(self):
+        values, _ = from_environment({"UWSGI_PROCESSES": "auto"}, values=dict(BUILT, uwsgi_processes=3))
+        self.assertEqual(values["uwsgi_processes"], "auto")
+        self.assertEqual(messages({"UWSGI_THREADS": "auto"}),
+                         ['UWSGI_THREADS="auto": expected a whole number from 1 to 1024'])
+
+    def test_each_bad_value_is_named_with_what_it_accepts(self):
+        self.assertEqual(messages({"LISTEN_PORT": "70000", "UWSGI_PROCESSES": "4%", "STATIC_INDEX": "maybe",
+                                   "NGINX_MAX_UPLOAD": "1m; return 200", "UWSGI_INI": "/app/../etc/passwd"}), [
+            'UWSGI_PROCESSES="4%": expected a whole number from 1 to 1024 or auto',
+            'UWSGI_INI="/app/../etc/passwd": expected an absolute path of letters, digits and . _ @ + - '
+            '(no part starting with .)',
+            'NGINX_MAX_UPLOAD="1m; return 200": expected a size in bytes with an optional k, m or g suffix, '
+            '0 for no limit (e.g. 10m)',
+            'LISTEN_PORT="70000": expected a whole number from 1 to 65535',
+            'STATIC_INDEX="maybe": expected one of 1, 0, true, false, yes, no, on, off',
+        ])
+
+    def test_a_value_that_would_break_out_of_its_line_is_refused(self):
+        self.assertEqual(messages({"UWSGI_HARAKIRI": "30\nchmod-socket = 666"}),
+                         ['UWSGI_HARAKIRI="30\\nchmod-socket = 666": expected a whole number from 0 to 86400'])
+
+    def test_relative_paths_are_refused(self):
+        self.assertEqual(len(messages({"PRE_START_PATH": "prestart.sh"})), 1)
+        self.assertEqual(len(messages({"STATIC_PATH": "relative/path"}, values=dict(BUILT, nginx_static_path=""))), 1)
+
+    def test_cheaper_stays_below_the_processes_counted_per_cpu(self):
+        self.assertEqual(messages({"UWSGI_CHEAPER": "6"}, cpus=3),
+                         ['UWSGI_CHEAPER="6": expected a whole number from 0, 0 or less than UWSGI_PROCESSES (6)'])
+        values, _ = from_environment({"UWSGI_CHEAPER": "5"}, cpus=3)
+        self.assertEqual(values["uwsgi_cheaper"], 5)
+        self.assertEqual(messages({"UWSGI_CHEAPER": "3", "UWSGI_PROCESSES": "3"}),
+                         ['UWSGI_CHEAPER="3": expected a whole number from 0, 0 or less than UWSGI_PROCESSES (3)'])
+
+    def test_settings_of_programs_this_container_does_not_run_are_ignored(self):
+        nginx_only = {"nginx_listen_port": 80}
+        values, given = from_environment({"UWSGI_PROCESSES": "many", "LISTEN_PORT": "8080"}, values=nginx_only)
+        self.assertEqual(values, {"nginx_listen_port": 8080})
+        self.assertEqual(settings.environment_names(nginx_only), set(["LISTEN_PORT"]))
+
+    def test_python2_environment_bytes_are_shown_on_one_line(self):
+        self.assertEqual(settings.shown(b"a\xffb\n"), '"a\\ufffdb\\n"')
+
+
+class VariablesTest(unittest.TestCase):
+    def test_the_image_defaults_pass(self):
+        self.assertEqual(settings.variable_errors(dict(BUILT, nginx_static_path=""), 2), [])
+
+    def test_role_variables_are_named_as_variables(self):
+        self.assertEqual(settings.variable_errors(dict(BUILT, uwsgi_processes=0, nginx_static_index="maybe"), 2), [
+            'uwsgi_processes="0": expected a whole number from 1 to 1024 or auto',
+            'nginx_static_index="maybe": expected one of 1, 0, true, false, yes, no, on, off',
+        ])
+        self.assertEqual(settings.variable_errors(dict(BUILT, uwsgi_cheaper=4), 2), [
+            'uwsgi_cheaper="4": expected a whole number from 0, 0 or less than uwsgi_processes (4)'])
+
+    def test_ansible_types_are_read_as_ansible_holds_them(self):
+        # A boolean from YAML, a number given as text (--extra-vars), an empty path: none.
+        self.assertEqual(settings.variable_errors({"nginx_static_index": True, "uwsgi_processes": "3",
+                                                   "uwsgi_app_ini": ""}, 1), [])
+
+    def test_other_variables_are_not_the_contracts_business(self):
+        self.assertEqual(settings.variable_errors({"uwsgi_listen": "anything", "nginx_user": 5}, 1), [])
+
+
+class CountTest(unittest.TestCase):
+    def test_auto_is_counted_per_cpu_as_the_table_says(self):
+        self.assertEqual(settings.count("auto", "uwsgi_processes", 3), 6)
+        self.assertEqual(settings.count("auto", "nginx_worker_processes", 3), 3)
+        self.assertEqual(settings.count(5, "uwsgi_processes", 3), 5)
+        self.assertEqual(settings.per_cpu("uwsgi_processes"), 2)
+
+    def test_every_setting_has_a_unique_environment_name_and_variable(self):
+        self.assertEqual(len(set(s.env for s in settings.SETTINGS)), len(settings.SETTINGS))
+        self.assertEqual(len(settings.BY_VARIABLE), len(settings.SETTINGS))
+        for setting in settings.SETTINGS:
+            self.assertIn(setting.kind, ("int", "bool", "text", "file", "directory"), setting.env)
+            self.assertTrue(setting.meaning, setting.env)
+
+
+if __name__ == "__main__":
+    unittest.main()

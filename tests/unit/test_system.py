@@ -1,0 +1,100 @@
+"""What a start reads from the system and writes to it (roles/entrypoint/files/uwsgi_nginx/system.py),
+on files these tests write: the CPU count from cgroup v1 and v2 and from Cpus_allowed_list, the
+tmpfiles.d lines, directories made as systemd-tmpfiles makes them, files replaced at once.
+Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files"))
+from uwsgi_nginx import system  # noqa: E402
+
+
+class Files(unittest.TestCase):
+    def setUp(self):
+        self.root = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.root)
+
+    def file(self, relative, text):
+        path = os.path.join(self.root, relative)
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path))
+        with open(path, "w") as output:
+            output.write(text)
+        return path
+
+
+class CpusTest(Files):
+    def cpus(self, allowed, cgroup_files=None):
+        status = self.file("status", "Name:\tpython\nCpus_allowed:\tff\nCpus_allowed_list:\t%s\n" % allowed)
+        for name, text in (cgroup_files or {}).items():
+            self.file(os.path.join("cgroup", name), text)
+        return system.available_cpus(status, os.path.join(self.root, "cgroup"))
+
+    def test_the_cpus_the_process_may_run_on(self):
+        self.assertEqual(self.cpus("0-3"), 4)
+        self.assertEqual(self.cpus("0-1,4,6-7"), 5)
+        self.assertEqual(self.cpus("3"), 1)
+
+    def test_cgroup_v2_limit_rounds_up(self):
+        self.assertEqual(self.cpus("0-7", {"cpu.max": "150000 100000\n"}), 2)
+        self.assertEqual(self.cpus("0-7", {"cpu.max": "max 100000\n"}), 8)
+        self.assertEqual(self.cpus("0-1", {"cpu.max": "400000 100000\n"}), 2)
+
+    def test_cgroup_v1_quota_and_period(self):
+        v1 = {"cpu/cpu.cfs_quota_us": "250000\n", "cpu/cpu.cfs_period_us": "100000\n"}
+        self.assertEqual(self.cpus("0-7", v1), 3)
+        self.assertEqual(self.cpus("0-7", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}), 8)
+
+    def test_a_tiny_limit_still_counts_one(self):
+        self.assertEqual(self.cpus("0-7", {"cpu.max": "1000 100000\n"}), 1)
+
+
+class TmpfilesTest(Files):
+    def test_d_lines_in_file_order_with_dashes_for_what_is_not_given(self):
+        self.file("tmpfiles.d/b.conf", "# comment\n\nd /run/b 0700 root root -\n")
+        self.file("tmpfiles.d/a.conf", "d /run/a\n")
+        self.file("tmpfiles.d/ignored.txt", "x /run/ignored\n")
+        self.assertEqual(system.tmpfiles_directories(os.path.join(self.root, "tmpfiles.d")),
+                         [("/run/a", "-", "-", "-"), ("/run/b", "0700", "root", "root")])
+
+    def test_other_lines_are_refused(self):
+        self.file("tmpfiles.d/x.conf", "L /run/link - - - - /target\n")
+        with self.assertRaises(system.NotPrepared) as raised:
+            system.tmpfiles_directories(os.path.join(self.root, "tmpfiles.d"))
+        self.assertIn("only d (directory) lines are supported", str(raised.exception))
+
+    def test_directories_are_made_with_their_mode(self):
+        made = os.path.join(self.root, "run", "made")
+        existing = os.path.join(self.root, "run", "existing")
+        os.makedirs(existing)
+        os.chmod(existing, 0o777)
+        user = "root" if os.geteuid() == 0 else "-"
+        self.file("tmpfiles.d/x.conf", "d %s 0750 %s %s -\nd %s 0700\n" % (made, user, user, existing))
+        system.make_directories(os.path.join(self.root, "tmpfiles.d"))
+        self.assertEqual(stat.S_IMODE(os.stat(made).st_mode), 0o750)
+        self.assertEqual(stat.S_IMODE(os.stat(existing).st_mode), 0o700)
+
+    def test_a_directory_that_cannot_be_made_is_named(self):
+        blocker = self.file("blocker", "a file where a directory should be")
+        self.file("tmpfiles.d/x.conf", "d %s/sub\n" % blocker)
+        with self.assertRaises(system.NotPrepared) as raised:
+            system.make_directories(os.path.join(self.root, "tmpfiles.d"))
+        self.assertIn("cannot prepare %s/sub" % blocker, str(raised.exception))
+
+
+class WriteTest(Files):
+    def test_a_file_is_replaced_at_once_and_readable(self):
+        path = self.file("nginx.conf", "old")
+        system.write(path, u"new \u00e9\n")
+        with open(path, "rb") as written:
+            self.assertEqual(written.read(), u"new \u00e9\n".encode("utf-8"))
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
+        self.assertEqual(os.listdir(self.root), ["nginx.conf"])
+
+
+if __name__ == "__main__":
+    unittest.main()
