@@ -1,8 +1,8 @@
 """What a start renders, byte for byte: the configuration files the entrypoint writes for a few
-typical environments are the ones kept in tests/fixtures/rendered/<case>/, written by the image
-as it was before its entrypoint and settings moved into plain Python (issue 14). A change to a
-template or to the entrypoint that changes what a start writes must change these files too, on
-purpose:
+typical environments are the ones kept in tests/fixtures/rendered/<case>/. First written by the
+image as it was before its entrypoint and settings moved into plain Python (issue 14), which
+left them as they were; since, changed on purpose only, each change in git's history. A change
+to a template or to the entrypoint that changes what a start writes must change these too:
 
     make test PYTEST_ARGS=tests/test_rendering.py UPDATE_RENDERED=1   # rewrite the fixtures
 
@@ -34,6 +34,8 @@ CASES = {
         "--env", "NGINX_WORKER_CONNECTIONS=1024", "--env", "NGINX_WORKER_OPEN_FILES=0",
         "--env", "NGINX_UWSGI_READ_TIMEOUT=30", "--env", "NGINX_MAX_UPLOAD=25m",
         "--env", "STATIC_URL=/assets/", "--env", "STATIC_PATH=/app/public", "--env", "STATIC_INDEX=yes",
+        "--env", "UWSGI_MAX_REQUESTS=1000", "--env", "UWSGI_RELOAD_ON_RSS=512",
+        "--env", "NGINX_UWSGI_MAX_TEMP_FILE_SIZE=0", "--env", "STATIC_FOLLOW_SYMLINKS=1", "--env", "STATIC_DOTFILES=on",
     ], {"other.ini": "[uwsgi]\n", "public/index.html": "index"}),
     "auto-counts-two-cpus": (["--cpuset-cpus", "0-1", "--env", "UWSGI_CHEAPER=3"], None),
 }

@@ -59,10 +59,15 @@ def process_table(container):
     return [(pid, ppid, cmd) for pid, ppid, _, cmd in container.processes()]
 
 
+def is_uwsgi(command_line):
+    """uWSGI's own processes: `uwsgi --ini ...`, or, once a reload re-executed them, by full path."""
+    return command_line.split(" ", 1)[0].rsplit("/", 1)[-1] == "uwsgi"
+
+
 def uwsgi_workers(container):
     """pids of uWSGI's workers: uwsgi processes whose parent is a uwsgi process (the master)."""
     table = process_table(container)
-    uwsgi = {pid for pid, _, cmd in table if cmd.startswith("uwsgi ")}
+    uwsgi = {pid for pid, _, cmd in table if is_uwsgi(cmd)}
     return [pid for pid, ppid, _ in table if pid in uwsgi and ppid in uwsgi]
 
 
@@ -117,6 +122,8 @@ BAD_SETTINGS = [
     ("STATIC_PATH", "relative/path"),
     ("STATIC_INDEX", "maybe"),
     ("PRE_START_PATH", "/app/missing-prestart.sh"),
+    ("PRE_START_PATH", "prestart.sh"),
+    ("PRE_START_PATH", "/app/../bin/true"),
 ]
 
 

@@ -16,14 +16,15 @@ from conftest import HOST_CA_BUNDLE, PYTHON_IMAGE, docker, wait_for
 from test_runtime import FAST_HEALTH, app_dir, env, mount, post
 
 # What README.md documents, and these tests run the image with.
-READ_ONLY = ["--read-only", "--tmpfs", "/run", "--tmpfs", "/tmp"]
+READ_ONLY = ["--read-only", "--tmpfs", "/run:size=256m", "--tmpfs", "/tmp:size=64m"]
 CAPABILITIES = ["CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL", "DAC_OVERRIDE"]
 CAP_DROP = ["--cap-drop", "ALL"] + [argument for cap in CAPABILITIES for argument in ("--cap-add", cap)]
 # Docker lets any user bind ports below 1024 (net.ipv4.ip_unprivileged_port_start=0) where other
 # runtimes do not: the tests ask for the kernel's default, so that NET_BIND_SERVICE is needed.
 PRIVILEGED_PORTS = ["--sysctl", "net.ipv4.ip_unprivileged_port_start=1024"]
 NON_ROOT_UID = 10001
-NON_ROOT = ["--user", str(NON_ROOT_UID), "--tmpfs", "/run:uid=%d" % NON_ROOT_UID, "--env", "LISTEN_PORT=8080"]
+NON_ROOT = ["--user", str(NON_ROOT_UID), "--tmpfs", "/run:uid=%d,size=256m" % NON_ROOT_UID,
+            "--env", "LISTEN_PORT=8080"]
 SUPERVISOR_SOCKET = "/run/supervisor/supervisor.sock"
 
 
@@ -164,7 +165,7 @@ def test_every_documented_capability_is_needed(image, start_container, tmp_path,
 
 NON_ROOT_RUNS = {
     "non-root": NON_ROOT,
-    "non-root-read-only-no-capabilities": NON_ROOT + ["--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+    "non-root-read-only-no-capabilities": NON_ROOT + ["--read-only", "--tmpfs", "/tmp:size=64m", "--cap-drop", "ALL",
                                                       "--security-opt", "no-new-privileges"],
 }
 

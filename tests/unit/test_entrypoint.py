@@ -113,6 +113,25 @@ class StartTest(Configured):
         self.start()
         self.assertEqual(self.read("state/app.conf"), "mine\n")
 
+    def test_what_a_service_or_link_named_uwsgi_injects_does_not_reach_uwsgi(self):
+        # Kubernetes (a Service "uwsgi" with a port named http) and Docker (a link aliased uwsgi).
+        injected = {"UWSGI_SERVICE_HOST": "10.0.0.7", "UWSGI_SERVICE_PORT": "80", "UWSGI_SERVICE_PORT_HTTP": "80",
+                    "UWSGI_PORT": "tcp://10.0.0.7:80", "UWSGI_PORT_80_TCP": "tcp://10.0.0.7:80",
+                    "UWSGI_PORT_80_TCP_ADDR": "10.0.0.7", "UWSGI_PORT_80_TCP_PORT": "80",
+                    "UWSGI_PORT_80_TCP_PROTO": "tcp", "UWSGI_NAME": "/web/uwsgi", "UWSGI_ENV_LANG": "C.UTF-8"}
+        kept = self.start(dict(injected, UWSGI_MAX_REQUESTS="1000", UWSGI_ENV="A=b"))
+        self.assertEqual(kept, {"UWSGI_MAX_REQUESTS": "1000", "UWSGI_ENV": "A=b"})
+
+    def test_a_full_file_system_is_named_not_a_traceback(self):
+        blocker = self.path("state")
+        with open(blocker, "w") as output:
+            output.write("a file where the state directory should be")
+        self.config["tmpfiles_dir"] = self.path("templates")  # no tmpfiles.d lines: nothing made
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start()
+        self.assertTrue(str(raised.exception).startswith("uwsgi-nginx-entrypoint: cannot write %s/" % blocker),
+                        str(raised.exception))
+
     def test_settings_applied_here_do_not_reach_uwsgi_again(self):
         environ = {"UWSGI_PROCESSES": "3", "UWSGI_MAX_REQUESTS": "1000", "LISTEN_PORT": "8080", "HOME": "/root"}
         self.assertEqual(self.start(environ), {"UWSGI_MAX_REQUESTS": "1000", "LISTEN_PORT": "8080",

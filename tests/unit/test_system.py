@@ -95,6 +95,12 @@ class WriteTest(Files):
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
         self.assertEqual(os.listdir(self.root), ["nginx.conf"])
 
+    def test_a_file_that_cannot_be_written_is_named_and_nothing_is_left(self):
+        with self.assertRaises(system.NotPrepared) as raised:
+            system.write(os.path.join(self.root, "missing", "nginx.conf"), u"text")
+        self.assertIn("cannot write %s/missing/nginx.conf" % self.root, str(raised.exception))
+        self.assertEqual(os.listdir(self.root), [])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -4,7 +4,9 @@
     /hang             never answers in time: sleeps HANG_SECONDS, then answers
     /raise            raises an exception (nginx answers 500)
     /pid              the process ID of the worker that answers
+    /grow?mb=N        keeps N MB more in the worker's memory, for good
     /environ          its process environment, as JSON
+    /wsgi             the request's WSGI environ (its text values), as JSON
     anything else     "probe app", with the path in the X-Probe-Path header
 """
 import json
@@ -18,6 +20,8 @@ except ImportError:  # Python 2
 
 # Longer than any timeout the tests set, and still bounded: a worker nothing kills comes back.
 HANG_SECONDS = 300
+# What /grow keeps.
+KEPT = []
 
 
 class ProbeError(Exception):
@@ -35,10 +39,17 @@ def application(environ, start_response):
         body = ("hung for %s seconds" % HANG_SECONDS).encode("utf-8")
     elif path == "/raise":
         raise ProbeError("raised on purpose by the probe app's /raise")
+    elif path == "/grow":
+        megabytes = int(parse_qs(environ.get("QUERY_STRING", "")).get("mb", ["1"])[0])
+        KEPT.append(b"x" * (megabytes << 20))
+        body = ("kept %d MB more" % megabytes).encode("utf-8")
     elif path == "/pid":
         body = str(os.getpid()).encode("utf-8")
     elif path == "/environ":
         body = json.dumps(dict(os.environ)).encode("utf-8")
+    elif path == "/wsgi":
+        body = json.dumps(dict((key, value) for key, value in environ.items() if isinstance(value, str)))
+        body = body.encode("utf-8")
     else:
         body = b"probe app"
     start_response("200 OK", [

@@ -23,6 +23,7 @@ from __future__ import print_function
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -32,6 +33,11 @@ from uwsgi_nginx import settings, system
 NAME = "uwsgi-nginx-entrypoint"
 MANAGED = "Written by %s at container start; edits are lost at the next start" % NAME
 PRESTART = "entrypoint_prestart_script"
+# What a Kubernetes Service or a Docker link named uwsgi puts in the environment (UWSGI_PORT,
+# UWSGI_SERVICE_HOST, UWSGI_PORT_80_TCP_ADDR, UWSGI_NAME, UWSGI_ENV_*...): uWSGI would take each
+# for an option (UWSGI_<OPTION>), and its strict mode refuse to start.
+INJECTED = re.compile(r"UWSGI_(NAME|PORT|SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?"
+                      r"|PORT_[0-9]+_(TCP|UDP|SCTP)(_ADDR|_PORT|_PROTO)?|ENV_[A-Za-z0-9_]+)\Z")
 
 
 class Stop(Exception):
@@ -117,11 +123,14 @@ def validate(config):
 
 
 def program_environment(environ, variables):
-    """The environment the programs get: uWSGI reads UWSGI_<OPTION> variables itself, and the
-    settings applied here are in its configuration already, never to be applied twice."""
+    """The environment the programs get, and the names left out of it: uWSGI reads
+    UWSGI_<OPTION> variables itself; the settings applied here are in its configuration already,
+    never to be applied twice, and what a Service or a link injects is no option of uWSGI's."""
     applied = settings.environment_names(variables)
-    return dict((key, value) for key, value in environ.items()
-                if not (key.startswith("UWSGI_") and key in applied))
+    injected = sorted(key for key in environ if INJECTED.match(key))
+    kept = dict((key, value) for key, value in environ.items()
+                if not (key.startswith("UWSGI_") and key in applied) and key not in injected)
+    return kept, injected
 
 
 def start(config, environ, cpus, user_id):
@@ -135,18 +144,22 @@ def start(config, environ, cpus, user_id):
     variables["ansible_facts"] = {"processor_vcpus": cpus, "effective_user_id": user_id}
     try:
         system.make_directories(config["tmpfiles_dir"])
+        check_paths(variables, given, [PRESTART])
+        if variables.get(PRESTART):
+            run_prestart(variables[PRESTART])
+        # After the hook, which may have made them.
+        check_paths(variables, given, [s.variable for s in settings.SETTINGS if s.variable in variables])
+        render(config, variables)
+        validate(config)
+        system.write(os.path.join(config["state_dir"], "healthcheck-url"),
+                     config["healthcheck_url"].format(**variables) + "\n")
     except system.NotPrepared as error:
         raise stop(str(error))
-    check_paths(variables, given, [PRESTART])
-    if variables.get(PRESTART):
-        run_prestart(variables[PRESTART])
-    # After the hook, which may have made them.
-    check_paths(variables, given, [setting.variable for setting in settings.SETTINGS if setting.variable in variables])
-    render(config, variables)
-    validate(config)
-    system.write(os.path.join(config["state_dir"], "healthcheck-url"),
-                 config["healthcheck_url"].format(**variables) + "\n")
-    return program_environment(environ, variables)
+    kept, injected = program_environment(environ, variables)
+    if injected:
+        print("%s: not passed to uWSGI, which would take them for options: %s (a Kubernetes Service or "
+              "Docker link named uwsgi sets them)" % (NAME, ", ".join(injected)), file=sys.stderr)
+    return kept
 
 
 def main(argv, config_path):

@@ -56,6 +56,12 @@ SETTINGS = (
     Setting("UWSGI_HARAKIRI", "uwsgi_harakiri", "int", minimum=0, maximum=86400,
             meaning="seconds a request may run before its worker is killed and replaced (`harakiri`); 0: never; "
                     "keep it above `NGINX_UWSGI_READ_TIMEOUT`"),
+    Setting("UWSGI_MAX_REQUESTS", "uwsgi_max_requests", "int", minimum=0, maximum=1000000000,
+            meaning="a worker that has answered this many requests is replaced (`max-requests`, once it has "
+                    "lived `UWSGI_MIN_WORKER_LIFETIME`, 60 s); 0: never"),
+    Setting("UWSGI_RELOAD_ON_RSS", "uwsgi_reload_on_rss", "int", minimum=0, maximum=1048576,
+            meaning="a worker whose resident memory is above this many MB after a request is replaced "
+                    "(`reload-on-rss`); 0: never"),
     Setting("UWSGI_INI", "uwsgi_app_ini", "file",
             meaning="the app's uWSGI settings, read last"),
     Setting("NGINX_MAX_UPLOAD", "nginx_client_max_body_size", "text", pattern="[0-9]+[kKmMgG]?",
@@ -64,6 +70,10 @@ SETTINGS = (
     Setting("NGINX_UWSGI_READ_TIMEOUT", "nginx_uwsgi_read_timeout", "int", minimum=1, maximum=86400,
             meaning="seconds nginx waits for the app's answer (`uwsgi_read_timeout`, between two reads); "
                     "then it answers 504"),
+    Setting("NGINX_UWSGI_MAX_TEMP_FILE_SIZE", "nginx_uwsgi_max_temp_file_size", "text", pattern="[0-9]+[kKmMgG]?",
+            accepts="a size in bytes with an optional k, m or g suffix (e.g. 16m)",
+            meaning="of an answer a client reads slowly, the most nginx keeps in a temporary file under `/run` "
+                    "(`uwsgi_max_temp_file_size`); then the app's worker waits for the client; 0: none"),
     Setting("NGINX_WORKER_PROCESSES", "nginx_worker_processes", "int", minimum=1, maximum=1024, words=("auto",),
             per_cpu=1, meaning="nginx workers; `auto`: one per CPU, counted as for `UWSGI_PROCESSES`"),
     Setting("NGINX_WORKER_CONNECTIONS", "nginx_worker_connections", "int", minimum=1, maximum=1048576,
@@ -79,6 +89,10 @@ SETTINGS = (
             meaning="the static files' directory, served by nginx itself"),
     Setting("STATIC_INDEX", "nginx_static_index", "bool",
             meaning="`/` serves `STATIC_URL/index.html`"),
+    Setting("STATIC_FOLLOW_SYMLINKS", "nginx_static_follow_symlinks", "bool",
+            meaning="follow symbolic links below `STATIC_PATH`; off, they get 403 (one could lead out of it)"),
+    Setting("STATIC_DOTFILES", "nginx_static_dotfiles", "bool",
+            meaning="serve names starting with a dot (`.env`, `.git/`) below `STATIC_PATH`; off, they get 404"),
     Setting("PRE_START_PATH", "entrypoint_prestart_script", "file",
             meaning="the prestart hook, run before nginx and uWSGI at every start"),
 )

@@ -1,6 +1,7 @@
 """What a start reads from the system and writes to it: the CPUs the container may use, the
 directories the tmpfiles.d files describe, files replaced at once. Every path is a parameter,
 so that each can be tried on files a test writes. Python 2.7 and 3."""
+import errno
 import grp
 import math
 import os
@@ -99,7 +100,14 @@ def make_directories(tmpfiles_dir):
 def write(path, content):
     """Replaces path at once: a reader sees the old file or the new one, never a mix."""
     partial = path + ".partial"
-    with open(partial, "wb") as output:
-        output.write(content.encode("utf-8"))
-    os.chmod(partial, 0o644)
-    os.rename(partial, path)
+    try:
+        with open(partial, "wb") as output:
+            output.write(content.encode("utf-8"))
+        os.chmod(partial, 0o644)
+        os.rename(partial, path)
+    except (IOError, OSError) as error:
+        if os.path.exists(partial):
+            os.remove(partial)
+        hint = " (a tmpfs there needs more room: --tmpfs %s:size=...)" % os.path.dirname(path) \
+            if error.errno == errno.ENOSPC else ""
+        raise NotPrepared("cannot write %s: %s%s" % (path, error.strerror, hint))
