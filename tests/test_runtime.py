@@ -368,7 +368,7 @@ def test_a_broken_app_nginx_conf_stops_the_container(image, start_container, tmp
     container = start_container(image, *mount(app))
     assert container.wait_exit(timeout=20) != 0
     logs = container.logs()
-    assert "nginx -t -q -c /run/uwsgi-nginx/nginx.conf rejected the configuration" in logs
+    assert "nginx -t -q -g daemon off; -c /run/uwsgi-nginx/nginx.conf rejected the configuration" in logs
     assert "bogus_directive" in logs
     assert "supervisord" not in logs
 
@@ -408,7 +408,7 @@ def test_health_follows_uwsgi(image, start_container):
 
 
 def test_an_app_without_the_callable_exits_within_seconds(image, start_container, tmp_path):
-    app = app_dir(tmp_path, {"main.py": "app = None  # no 'application' here\n"})
+    app = app_dir(tmp_path, {"main.py": "web = None  # neither 'application' nor 'app' here\n"})
     started = time.monotonic()
     container = start_container(image, *mount(app))
     assert container.wait_exit(timeout=30) != 0

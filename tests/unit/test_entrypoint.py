@@ -94,6 +94,37 @@ class StartTest(Configured):
         with self.assertRaises(entrypoint.Stop):
             self.start({"PRE_START_PATH": self.path("app/missing.sh")})
 
+    def test_a_shell_hook_is_sourced_and_what_it_exports_reaches_the_programs(self):
+        self.write("app/prestart.sh", "export DATABASE_URL=sqlite:////data/app.db\nexport PATH=\"$PATH:/opt/bin\"\n"
+                                      "UNEXPORTED=1\nexit 0\n")
+        kept = self.start({"PATH": "/usr/bin:/bin", "HOME": "/root"})
+        self.assertEqual(kept, {"PATH": "/usr/bin:/bin:/opt/bin", "HOME": "/root",
+                                "DATABASE_URL": "sqlite:////data/app.db"})
+        self.assertEqual(sorted(os.listdir(self.path("state"))), ["app.conf", "healthcheck-url"])
+
+    def test_a_hook_in_another_language_runs_as_a_child(self):
+        self.write("app/prestart.sh", "#!%s\nimport os\nos.environ['LOST'] = '1'\n" % sys.executable)
+        self.assertNotIn("LOST", self.start({"HOME": "/root"}))
+
+    def test_the_app_ini_that_loads_the_app_leaves_out_the_images_module(self):
+        self.write("app/uwsgi.ini", "[uwsgi]\nwsgi-file = /srv/app.py\n")
+        variables = {"uwsgi_module": "main", "uwsgi_callable": "application", "uwsgi_app_dir": self.path("app"),
+                     "uwsgi_app_ini": self.path("app/uwsgi.ini")}
+        entrypoint.fit_the_app(variables)
+        self.assertEqual(variables["uwsgi_module"], "")
+
+    def test_a_module_with_app_only_is_served_by_app(self):
+        self.write("app/main.py", "from flask import Flask\napp = Flask(__name__)\n")
+        variables = {"uwsgi_module": "main", "uwsgi_callable": "application", "uwsgi_app_dir": self.path("app"),
+                     "uwsgi_app_ini": ""}
+        entrypoint.fit_the_app(variables)
+        self.assertEqual((variables["uwsgi_module"], variables["uwsgi_callable"]), ("main", "app"))
+        # The app's ini says which: it is left alone.
+        self.write("app/uwsgi.ini", "[uwsgi]\ncallable = create_app()\n")
+        variables.update(uwsgi_callable="application", uwsgi_app_ini=self.path("app/uwsgi.ini"))
+        entrypoint.fit_the_app(variables)
+        self.assertEqual(variables["uwsgi_callable"], "application")
+
     def test_a_failing_hook_stops_with_its_status(self):
         self.write("app/prestart.sh", "exit 3\n")
         with self.assertRaises(entrypoint.Stop) as raised:
@@ -107,6 +138,14 @@ class StartTest(Configured):
             self.start()
         self.assertIn("rejected the configuration:\nbad line in %s" % self.path("state/app.conf"),
                       str(raised.exception))
+
+    def test_a_rejected_replacement_is_told_what_to_change(self):
+        self.write("app/app.conf", "daemon off;\n")
+        self.config["templates"][0].update(validate=["false"], replacement_hint="leave out daemon off")
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start()
+        self.assertEqual(str(raised.exception).splitlines()[-1],
+                         "uwsgi-nginx-entrypoint: %s: leave out daemon off" % self.path("app/app.conf"))
 
     def test_a_replacement_file_replaces_the_rendered_one(self):
         self.write("app/app.conf", "mine\n")
@@ -158,7 +197,7 @@ class PrestartCommandTest(unittest.TestCase):
                          ["/usr/bin/env", "python3", "-u", self.script])
 
     def test_otherwise_sh(self):
-        self.assertEqual(self.command("echo hi\n", 0o644), ["sh", self.script])
+        self.assertEqual(self.command("echo hi\n", 0o644), ["/bin/sh", self.script])
 
 
 class MainTest(Configured):

@@ -105,6 +105,12 @@ class VariablesTest(unittest.TestCase):
         self.assertEqual(settings.variable_errors({"nginx_static_index": True, "uwsgi_processes": "3",
                                                    "uwsgi_app_ini": ""}, 1), [])
 
+    def test_an_optional_text_may_be_empty_as_a_variable_only(self):
+        self.assertEqual(settings.variable_errors({"nginx_real_ip_from": ""}, 1), [])
+        self.assertEqual(len(settings.variable_errors({"nginx_real_ip_from": "10.0.0.0/8;"}, 1)), 1)
+        values, _ = from_environment({"NGINX_REAL_IP_FROM": "10.0.0.0/8,::1"}, values={"nginx_real_ip_from": ""})
+        self.assertEqual(values, {"nginx_real_ip_from": "10.0.0.0/8,::1"})
+
     def test_other_variables_are_not_the_contracts_business(self):
         self.assertEqual(settings.variable_errors({"uwsgi_listen": "anything", "nginx_user": 5}, 1), [])
 

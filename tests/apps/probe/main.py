@@ -5,6 +5,7 @@
     /raise            raises an exception (nginx answers 500)
     /pid              the process ID of the worker that answers
     /grow?mb=N        keeps N MB more in the worker's memory, for good
+    /text?size=N      N bytes of text/plain
     /environ          its process environment, as JSON
     /wsgi             the request's WSGI environ (its text values), as JSON
     anything else     "probe app", with the path in the X-Probe-Path header
@@ -43,6 +44,8 @@ def application(environ, start_response):
         megabytes = int(parse_qs(environ.get("QUERY_STRING", "")).get("mb", ["1"])[0])
         KEPT.append(b"x" * (megabytes << 20))
         body = ("kept %d MB more" % megabytes).encode("utf-8")
+    elif path == "/text":
+        body = b"text " * (int(parse_qs(environ.get("QUERY_STRING", "")).get("size", ["1000"])[0]) // 5)
     elif path == "/pid":
         body = str(os.getpid()).encode("utf-8")
     elif path == "/environ":

@@ -5,7 +5,8 @@ Before the default command (run-supervisord), at every start:
      each against the contract (settings.py); a bad one stops the container, one line each;
   2. creates the directories the roles' tmpfiles.d files describe, as systemd-tmpfiles does at
      boot on a host (/run may be a new tmpfs);
-  3. runs the app's prestart hook, if there is one, with its own interpreter;
+  3. runs the app's prestart hook, if there is one: a shell script sourced, so that what it
+     exports reaches the programs, any other with its own interpreter;
   4. renders the roles' templates with the variables this image was built with, overridden by
      those settings, and the two facts the templates read, which Ansible gathers on a host: the
      CPUs the container may use (processor_vcpus) and the user it runs as (effective_user_id:
@@ -27,12 +28,18 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 
-from uwsgi_nginx import settings, system
+from uwsgi_nginx import app, settings, system
 
 NAME = "uwsgi-nginx-entrypoint"
 MANAGED = "Written by %s at container start; edits are lost at the next start" % NAME
 PRESTART = "entrypoint_prestart_script"
+# Shells whose scripts are sourced as hooks, and what a shell sets for itself.
+SHELLS = ("sh", "bash", "dash")
+SHELL_VARIABLES = ("PWD", "OLDPWD", "SHLVL", "_")
+# Where a sourced hook's variables are written (a variable only the hook's shell gets).
+EXPORTS_FILE = "UWSGI_NGINX_PRESTART_EXPORTS"
 # What a Kubernetes Service or a Docker link named uwsgi puts in the environment (UWSGI_PORT,
 # UWSGI_SERVICE_HOST, UWSGI_PORT_80_TCP_ADDR, UWSGI_NAME, UWSGI_ENV_*...): uWSGI would take each
 # for an option (UWSGI_<OPTION>), and its strict mode refuse to start.
@@ -65,25 +72,85 @@ def check_paths(variables, given, names):
         variables[name] = ""
 
 
-def prestart_command(path):
-    """The hook runs with its own interpreter: directly when executable, else the one its #!
-    line names (as the kernel would), else sh."""
-    if os.access(path, os.X_OK):
-        return [path]
+def interpreter(path):
+    """The interpreter the hook's #! line names (as the kernel would read it), or None."""
     with open(path, "rb") as script:
         first_line = script.readline().decode("utf-8", "replace").strip()
-    if first_line.startswith("#!"):
-        return shlex.split(first_line[2:]) + [path]
-    return ["sh", path]
+    return shlex.split(first_line[2:]) if first_line.startswith("#!") else None
 
 
-def run_prestart(path):
+def sourcing_shell(path):
+    """The shell that sources the hook, when it is a shell script: the sh or bash its #! line
+    names, sh without one (as tiangolo/uwsgi-nginx sources it); else None."""
+    command = interpreter(path)
+    if command is None:
+        return ["/bin/sh"]
+    if command[0] == "/usr/bin/env" and len(command) == 2:
+        command = command[1:]
+    if len(command) == 1 and os.path.basename(command[0]) in SHELLS:
+        return command
+    return None
+
+
+def prestart_command(path):
+    """A hook that is no shell script runs with its own interpreter: directly when executable,
+    else the one its #! line names."""
+    if os.access(path, os.X_OK):
+        return [path]
+    return (interpreter(path) or ["/bin/sh"]) + [path]
+
+
+def run_prestart(path, state_dir, environ):
+    """Runs the hook; returns what it exported (a sourced shell script's variables that differ
+    from environ), {} for any other."""
     print("%s: running %s" % (NAME, path), file=sys.stderr)
     sys.stderr.flush()
-    code = subprocess.call(prestart_command(path))
+    shell = sourcing_shell(path)
+    if not shell:
+        check_hook(path, subprocess.call(prestart_command(path)))
+        return {}
+    handle, exported_file = tempfile.mkstemp(dir=state_dir, prefix="prestart-")
+    os.close(handle)
+    try:
+        # The hook's variables are written out on its way out, even when it calls exit.
+        script = 'trap \'env -0 > "$%s"\' EXIT; . "$0"' % EXPORTS_FILE
+        hook_environ = dict(environ, **{EXPORTS_FILE: exported_file})
+        check_hook(path, subprocess.call(shell + ["-c", script, path], env=hook_environ))
+        with open(exported_file, "rb") as exported:
+            # As the environment holds them: bytes on Python 2, text (surrogateescape) on 3.
+            pairs = [(entry if str is bytes else entry.decode("utf-8", "surrogateescape")).partition("=")
+                     for entry in exported.read().split(b"\0") if entry]
+    finally:
+        os.remove(exported_file)
+    return dict((name, value) for name, _, value in pairs
+                if name not in SHELL_VARIABLES + (EXPORTS_FILE,) and environ.get(name) != value)
+
+
+def check_hook(path, code):
     if code != 0:
         raise Stop("%s: %s exited with %s; not starting" % (
             NAME, path, code if code > 0 else "signal %d" % -code), code if code > 0 else 128 - code)
+
+
+def fit_the_app(variables):
+    """What the app brings decides what the image's defaults cannot know: an app ini that loads
+    the app itself (wsgi-file, module, ...) leaves out the image's module; a module with no
+    `application` but an `app` is served by `app`. Says what it changed."""
+    if "uwsgi_module" not in variables:
+        return
+    ini = variables.get("uwsgi_app_ini")
+    options = app.ini_options(ini) if ini else set()
+    loaders = [name for name in app.LOADERS if name in options]
+    if loaders and variables["uwsgi_module"]:
+        print("%s: %s loads the app itself (%s): the image's module = %s is left out" % (
+            NAME, ini, ", ".join(loaders), variables["uwsgi_module"]), file=sys.stderr)
+        variables["uwsgi_module"] = ""
+    if variables["uwsgi_module"] and "callable" not in options and variables["uwsgi_callable"] == app.CALLABLES[0]:
+        found = app.callable_of(variables["uwsgi_app_dir"], variables["uwsgi_module"])
+        if found and found != variables["uwsgi_callable"]:
+            print("%s: %s has no %s but an %s: serving %s" % (
+                NAME, variables["uwsgi_module"], variables["uwsgi_callable"], found, found), file=sys.stderr)
+            variables["uwsgi_callable"] = found
 
 
 def rendered_path(config, template):
@@ -92,6 +159,7 @@ def rendered_path(config, template):
 
 
 def render(config, variables):
+    """Writes every template's file; returns the replacement files used, by the file they replace."""
     import jinja2
 
     # Ansible's template module's settings, so that both render the same text.
@@ -99,19 +167,23 @@ def render(config, variables):
         loader=jinja2.FileSystemLoader(config["template_dir"]),
         undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
     environment.filters.update(settings.FILTERS)
+    used = {}
     for template in config["templates"]:
         replacement = config["replacements"].get(template["dest"])
         if replacement and os.path.isfile(replacement):
             with open(replacement, "rb") as source:
                 content = source.read().decode("utf-8")
             print("%s: %s replaces %s" % (NAME, replacement, template["dest"]), file=sys.stderr)
+            used[template["dest"]] = replacement
         else:
             content = environment.get_template(template["template"]).render(variables)
         system.write(rendered_path(config, template), content)
+    return used
 
 
-def validate(config):
-    """Each template's validate command, %s standing for the file written (as Ansible's)."""
+def validate(config, replacements):
+    """Each template's validate command, %s standing for the file written (as Ansible's). A
+    replacement the command rejects is told what it must be written for."""
     for template in config["templates"]:
         if not template.get("validate"):
             continue
@@ -119,7 +191,10 @@ def validate(config):
         check = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         output = check.communicate()[0].decode("utf-8", "replace").strip()
         if check.returncode != 0:
-            raise Stop("%s: %s rejected the configuration:\n%s" % (NAME, " ".join(command), output))
+            hint = ""
+            if template["dest"] in replacements and template.get("replacement_hint"):
+                hint = "\n%s: %s: %s" % (NAME, replacements[template["dest"]], template["replacement_hint"])
+            raise Stop("%s: %s rejected the configuration:\n%s%s" % (NAME, " ".join(command), output, hint))
 
 
 def program_environment(environ, variables):
@@ -140,17 +215,21 @@ def start(config, environ, cpus, user_id):
         given = settings.from_environment(environ, variables, cpus)
     except settings.Invalid as invalid:
         raise stop(*invalid.args[0])
+    # The app's directory is the container's working directory (the image's WORKDIR, /app, or
+    # an image's own built on it): uWSGI changes into it and imports the app from it.
+    if "uwsgi_app_dir" in variables and os.getcwd() != "/":
+        variables["uwsgi_app_dir"] = os.getcwd()
     variables["ansible_managed"] = MANAGED
     variables["ansible_facts"] = {"processor_vcpus": cpus, "effective_user_id": user_id}
     try:
         system.make_directories(config["tmpfiles_dir"])
         check_paths(variables, given, [PRESTART])
         if variables.get(PRESTART):
-            run_prestart(variables[PRESTART])
+            environ = dict(environ, **run_prestart(variables[PRESTART], config["state_dir"], environ))
         # After the hook, which may have made them.
         check_paths(variables, given, [s.variable for s in settings.SETTINGS if s.variable in variables])
-        render(config, variables)
-        validate(config)
+        fit_the_app(variables)
+        validate(config, render(config, variables))
         system.write(os.path.join(config["state_dir"], "healthcheck-url"),
                      config["healthcheck_url"].format(**variables) + "\n")
     except system.NotPrepared as error:

@@ -25,12 +25,13 @@ class Setting(object):
       accepted (auto); per_cpu, how many `auto` stands for per CPU; below, the variable of
       another setting it must stay under (0 always allowed).
     kind bool: 1/0, true/false, yes/no, on/off.
-    kind text: the whole value matches pattern; accepts says the same in words.
+    kind text: the whole value matches pattern; accepts says the same in words; optional, the
+      role variable may be empty (none; the environment cannot say empty: empty is unset).
     kind file, directory: an absolute path; named in the environment it must exist, a default
       that does not exist leaves the setting unset."""
 
     def __init__(self, env, variable, kind, meaning, minimum=None, maximum=None, words=(),
-                 per_cpu=None, below=None, pattern=None, accepts=None):
+                 per_cpu=None, below=None, pattern=None, accepts=None, optional=False):
         self.env = env
         self.variable = variable
         self.kind = kind
@@ -42,6 +43,7 @@ class Setting(object):
         self.below = below
         self.pattern = pattern
         self.accepts_text = accepts
+        self.optional = optional
 
 
 SETTINGS = (
@@ -74,6 +76,13 @@ SETTINGS = (
             accepts="a size in bytes with an optional k, m or g suffix (e.g. 16m)",
             meaning="of an answer a client reads slowly, the most nginx keeps in a temporary file under `/run` "
                     "(`uwsgi_max_temp_file_size`); then the app's worker waits for the client; 0: none"),
+    Setting("NGINX_GZIP", "nginx_gzip", "bool",
+            meaning="compress text answers (gzip) for clients that accept them"),
+    Setting("NGINX_REAL_IP_FROM", "nginx_real_ip_from", "text",
+            pattern=r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?(,[0-9A-Fa-f.:]+(/[0-9]{1,3})?)*",
+            accepts="addresses or CIDR blocks, comma-separated (e.g. 10.0.0.0/8,192.168.1.10)", optional=True,
+            meaning="the proxies in front (a load balancer) trusted to give the client's address in "
+                    "`X-Forwarded-For`, for the app, the log and nginx; empty: none"),
     Setting("NGINX_WORKER_PROCESSES", "nginx_worker_processes", "int", minimum=1, maximum=1024, words=("auto",),
             per_cpu=1, meaning="nginx workers; `auto`: one per CPU, counted as for `UWSGI_PROCESSES`"),
     Setting("NGINX_WORKER_CONNECTIONS", "nginx_worker_connections", "int", minimum=1, maximum=1048576,
@@ -211,7 +220,7 @@ def variable_errors(variables, cpus):
         if setting.variable not in variables:
             continue
         value = variables[setting.variable]
-        if setting.kind in PATH_KINDS and value == "":
+        if value == "" and (setting.kind in PATH_KINDS or setting.optional):
             continue
         texts[setting.variable] = str(value).lower() if isinstance(value, bool) else str(value)
     try:

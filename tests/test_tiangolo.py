@@ -1,0 +1,149 @@
+"""A drop-in for tiangolo/uwsgi-nginx(-flask) users (issue 18): their apps, as their README and
+tests lay them out, served by this image unchanged. Each container mounts an app of its own."""
+import gzip
+import json
+import urllib.request
+
+import pytest
+
+from conftest import wait_for
+from test_requests import request
+from test_runtime import app_dir, env, mount
+
+@pytest.fixture
+def probe_container(image, start_container, tmp_path):
+    container = start_container(image, *mount(app_dir(tmp_path)))
+    container.wait_until_serving()
+    return container
+
+
+WSGI_APP = (
+    "def {name}(environ, start_response):\n"
+    "    body = b'{answer}'\n"
+    "    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])\n"
+    "    return [body]\n")
+
+
+def test_an_app_ini_naming_a_wsgi_file_serves_that_app(image, start_container, tmp_path):
+    """Their uwsgi.ini loads the app itself (wsgi-file): that app is served, not /app/main.py."""
+    app = app_dir(tmp_path, {"custom.py": WSGI_APP.format(name="application", answer="from custom.py"),
+                             "uwsgi.ini": "[uwsgi]\nwsgi-file = /app/custom.py\n"})
+    container = start_container(image, *mount(app))
+    container.wait_until_serving()
+    assert container.get("/")[2] == "from custom.py"
+    assert "loads the app itself (wsgi-file)" in container.logs()
+
+
+def test_a_workdir_other_than_app_holds_the_app(image, start_container, tmp_path):
+    """WORKDIR /application and `module = custom_app.main`, as their Flask image allowed."""
+    app = app_dir(tmp_path, {"custom_app/__init__.py": "",
+                             "custom_app/main.py": WSGI_APP.format(name="app", answer="from /application"),
+                             "uwsgi.ini": "[uwsgi]\nmodule = custom_app.main\ncallable = app\n"})
+    container = start_container(image, *mount(app, "/application"), "--workdir", "/application",
+                                *env(UWSGI_INI="/application/uwsgi.ini"))
+    container.wait_until_serving()
+    assert container.get("/")[2] == "from /application"
+
+
+def test_a_module_with_app_and_no_uwsgi_ini_is_served(image, start_container, tmp_path):
+    """Flask apps expose `app`; their Flask image's default callable was `app`."""
+    directory = tmp_path / "flask-style"
+    directory.mkdir()
+    (directory / "main.py").write_text(WSGI_APP.format(name="app", answer="served by app"))
+    directory.chmod(0o755)
+    container = start_container(image, *mount(directory))
+    container.wait_until_serving()
+    assert container.get("/")[2] == "served by app"
+
+
+def test_what_prestart_exports_reaches_the_app(image, start_container, tmp_path):
+    """Their prestart.sh is sourced, so its exports reach the app."""
+    app = app_dir(tmp_path, {"prestart.sh": "export DATABASE_URL=sqlite:////tmp/app.db\nexport GREETING=hello\n"})
+    container = start_container(image, *mount(app))
+    container.wait_until_serving()
+    seen = json.loads(container.get("/environ")[2])
+    assert (seen.get("DATABASE_URL"), seen.get("GREETING")) == ("sqlite:////tmp/app.db", "hello"), seen
+
+
+# An nginx.conf as their README has users start from: nginx's user, a relative include,
+# daemon off, their socket. Ours is told, in one line, what to change.
+THEIR_NGINX_CONF = """user nginx;
+worker_processes 1;
+daemon off;
+events {
+    worker_connections 1024;
+}
+http {
+    server {
+        listen 80;
+        location / {
+            include uwsgi_params;
+            uwsgi_pass unix:///tmp/uwsgi.sock;
+        }
+    }
+}
+"""
+
+
+def test_their_nginx_conf_stops_the_start_saying_what_to_change(image, start_container, tmp_path):
+    container = start_container(image, *mount(app_dir(tmp_path, {"nginx.conf": THEIR_NGINX_CONF})))
+    assert container.wait_exit(timeout=30) == 1
+    prefix = "uwsgi-nginx-entrypoint: /app/nginx.conf:"
+    [hint] = [line for line in container.logs().splitlines() if line.startswith(prefix)]
+    for change in ("include /etc/nginx/uwsgi_params", 'leave out "daemon off;"', "unix:/run/uwsgi/uwsgi.sock",
+                   "user www-data;"):
+        assert change in hint, hint
+
+
+# --- what app authors expect ----------------------------------------------------------------
+
+def fetch(container, path, headers=None):
+    """(headers, body bytes) of a GET, as sent (nothing decompressed)."""
+    with urllib.request.urlopen(urllib.request.Request(container.url + path, headers=headers or {}),
+                                timeout=10) as response:
+        return response.headers, response.read()
+
+
+def test_text_answers_are_compressed_for_clients_that_accept_it(image, start_container, tmp_path):
+    app = app_dir(tmp_path)
+    on = start_container(image, *mount(app))
+    off = start_container(image, *mount(app), *env(NGINX_GZIP="0"))
+    for container in (on, off):
+        container.wait_until_serving()
+    headers, body = fetch(on, "/text?size=5000", {"Accept-Encoding": "gzip"})
+    assert headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in headers["Vary"]
+    assert gzip.decompress(body) == b"text " * 1000
+    assert fetch(on, "/text?size=5000")[0]["Content-Encoding"] is None
+    assert fetch(off, "/text?size=5000", {"Accept-Encoding": "gzip"})[0]["Content-Encoding"] is None
+
+
+def test_every_request_has_an_id_logged_and_passed_to_the_app(probe_container):
+    environ = request(probe_container.port)[1]
+    request_id = environ["HTTP_X_REQUEST_ID"]
+    assert len(request_id) == 32 and int(request_id, 16) >= 0, request_id
+    wait_for(lambda: request_id in probe_container.logs(), 10, message="the id in the access log")
+    # One the client (or a proxy in front) sent is kept.
+    assert request(probe_container.port, headers=[("X-Request-ID", "abc-123")])[1]["HTTP_X_REQUEST_ID"] == "abc-123"
+
+
+def test_the_client_address_behind_a_trusted_proxy(image, start_container, tmp_path):
+    app = app_dir(tmp_path)
+    untrusting = start_container(image, *mount(app))
+    untrusting.wait_until_serving()
+    proxy = request(untrusting.port)[1]["REMOTE_ADDR"]  # how the tests' connections arrive
+    spoofed = [("X-Forwarded-For", "203.0.113.7")]
+    assert request(untrusting.port, headers=spoofed)[1]["REMOTE_ADDR"] == proxy
+    trusting = start_container(image, *mount(app), *env(NGINX_REAL_IP_FROM="%s/32,10.0.0.0/8" % proxy))
+    trusting.wait_until_serving()
+    assert request(trusting.port, headers=spoofed)[1]["REMOTE_ADDR"] == "203.0.113.7"
+    wait_for(lambda: any(line.startswith("203.0.113.7 - ") for line in trusting.logs().splitlines()), 10,
+             message="the client's address in the access log")
+
+
+def test_supervisord_starts_without_a_critical_line(probe_container):
+    # supervisorctl, with the credentials of the configuration, still reaches it.
+    def running():
+        status = probe_container.exec("supervisorctl", "status", "nginx", "uwsgi", check=False).stdout
+        return status.count("RUNNING") == 2
+    wait_for(running, 10, message="supervisorctl status: both RUNNING")
+    assert "CRIT" not in probe_container.logs()
