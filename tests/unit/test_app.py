@@ -1,31 +1,13 @@
 """What a start learns of the app (roles/entrypoint/files/uwsgi_nginx/app.py), from files these
 tests write: the options of its uWSGI ini, whether they load the app, the callable its module
 binds. Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
-import os
-import shutil
-import sys
-import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files"))
-from uwsgi_nginx import app  # noqa: E402
+from support import Files
+from uwsgi_nginx import app
 
 
-class AppFiles(unittest.TestCase):
-    def setUp(self):
-        self.root = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, self.root)
-
-    def file(self, relative, text):
-        path = os.path.join(self.root, relative)
-        if not os.path.isdir(os.path.dirname(path)):
-            os.makedirs(os.path.dirname(path))
-        with open(path, "w") as output:
-            output.write(text)
-        return path
-
-
-class IniTest(AppFiles):
+class IniTest(Files):
     def test_options_of_the_uwsgi_section_only(self):
         path = self.file("uwsgi.ini", "; comment\n[uwsgi]\nwsgi_file = /srv/app.py\nprocesses=4\n"
                                       "# module = commented\n[other]\nmodule = elsewhere\n")
@@ -37,7 +19,7 @@ class IniTest(AppFiles):
         self.assertEqual(app.loaders(self.file("uwsgi.ini", "[uwsgi]\nmodule = main\n")), ["module"])
 
 
-class CallableTest(AppFiles):
+class CallableTest(Files):
     def test_application_first_then_app(self):
         self.file("main.py", "def application(environ, start_response):\n    pass\napp = application\n")
         self.assertEqual(app.callable_of(self.root, "main"), "application")

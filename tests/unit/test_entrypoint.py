@@ -12,9 +12,8 @@ import sys
 import tempfile
 import unittest
 
-FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files")
-sys.path.insert(0, FILES)
-from uwsgi_nginx import entrypoint  # noqa: E402
+from support import FILES
+from uwsgi_nginx import entrypoint
 
 TEMPLATE = """# {{ ansible_managed }}
 workers = {{ uwsgi_processes | uwsgi_nginx_count('uwsgi_processes', ansible_facts.processor_vcpus) }}

@@ -3,7 +3,6 @@ these tests run on 127.0.0.1: healthy on any answer below 500, unhealthy on 502/
 answer and without the URL file. Standard library only: runs on Python 3 (make check) and on the
 image's Python (2.7)."""
 import os
-import sys
 import tempfile
 import threading
 import unittest
@@ -13,8 +12,8 @@ try:
 except ImportError:  # Python 2
     from BaseHTTPServer import BaseHTTPRequestHandler, HTTPServer
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files"))
-from uwsgi_nginx import healthcheck  # noqa: E402
+import support  # noqa: F401 (the package on the path)
+from uwsgi_nginx import healthcheck
 
 
 class Answer(BaseHTTPRequestHandler):

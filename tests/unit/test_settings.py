@@ -1,12 +1,10 @@
 """The settings contract (roles/entrypoint/files/uwsgi_nginx/settings.py): what each kind of
 setting accepts, the messages, `auto` per CPU, and the two ways in (environment, role variables).
 Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files"))
-from uwsgi_nginx import settings  # noqa: E402
+import support  # noqa: F401 (the package on the path)
+from uwsgi_nginx import settings
 
 # The role variables as a build records them (the image's defaults).
 BUILT = {"uwsgi_processes": "auto", "uwsgi_threads": 1, "uwsgi_cheaper": 0, "uwsgi_harakiri": 0,

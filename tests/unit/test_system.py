@@ -3,28 +3,11 @@ on files these tests write: the CPU count from cgroup v1 and v2 and from Cpus_al
 tmpfiles.d lines, directories made as systemd-tmpfiles makes them, files replaced at once.
 Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
 import os
-import shutil
 import stat
-import sys
-import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files"))
-from uwsgi_nginx import system  # noqa: E402
-
-
-class Files(unittest.TestCase):
-    def setUp(self):
-        self.root = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, self.root)
-
-    def file(self, relative, text):
-        path = os.path.join(self.root, relative)
-        if not os.path.isdir(os.path.dirname(path)):
-            os.makedirs(os.path.dirname(path))
-        with open(path, "w") as output:
-            output.write(text)
-        return path
+from support import Files
+from uwsgi_nginx import system
 
 
 class CpusTest(Files):
