@@ -147,3 +147,22 @@ def test_supervisord_starts_without_a_critical_line(probe_container):
         return status.count("RUNNING") == 2
     wait_for(running, 10, message="supervisorctl status: both RUNNING")
     assert "CRIT" not in probe_container.logs()
+
+
+def test_nginx_t_in_the_container_shows_the_configuration_that_runs(image, start_container, tmp_path):
+    container = start_container(image, *mount(app_dir(tmp_path)), *env(LISTEN_PORT="8081"), port=8081)
+    container.wait_until_serving()
+    shown = container.exec("nginx", "-T").stdout
+    assert "# configuration file /run/uwsgi-nginx/nginx.conf:" in shown, shown[:500]
+    assert "listen 8081 default_server" in shown
+
+
+def test_the_app_writes_its_data_directory_and_what_prestart_put_there(image, start_container, tmp_path):
+    """/var/lib/app is the app's: as the image has it, and as a fresh mount (here a tmpfs, root's)."""
+    hook = "echo 'made by prestart, as root' > /var/lib/app/app.db\nmkdir -p /var/lib/app/media\n"
+    app = app_dir(tmp_path, {"prestart.sh": hook})
+    for mounted in ([], ["--tmpfs", "/var/lib/app"]):
+        container = start_container(image, *mount(app), *mounted)
+        container.wait_until_serving()
+        for target in ("/var/lib/app/app.db", "/var/lib/app/media/upload.png", "/var/lib/app/new.txt"):
+            assert container.get("/write?path=" + target)[0] == 200, (mounted, target, container.logs()[-2000:])

@@ -3,6 +3,7 @@ on files these tests write: the CPU count from cgroup v1 and v2 and from Cpus_al
 tmpfiles.d lines, directories made as systemd-tmpfiles makes them, files replaced at once.
 Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
 import os
+import pwd
 import stat
 import unittest
 
@@ -41,14 +42,14 @@ class TmpfilesTest(Files):
         self.file("tmpfiles.d/b.conf", "# comment\n\nd /run/b 0700 root root -\n")
         self.file("tmpfiles.d/a.conf", "d /run/a\n")
         self.file("tmpfiles.d/ignored.txt", "x /run/ignored\n")
-        self.assertEqual(system.tmpfiles_directories(os.path.join(self.root, "tmpfiles.d")),
+        self.assertEqual(system.tmpfiles_lines(os.path.join(self.root, "tmpfiles.d")),
                          [("/run/a", "-", "-", "-"), ("/run/b", "0700", "root", "root")])
 
     def test_other_lines_are_refused(self):
         self.file("tmpfiles.d/x.conf", "L /run/link - - - - /target\n")
         with self.assertRaises(system.NotPrepared) as raised:
-            system.tmpfiles_directories(os.path.join(self.root, "tmpfiles.d"))
-        self.assertIn("only d (directory) lines are supported", str(raised.exception))
+            system.tmpfiles_lines(os.path.join(self.root, "tmpfiles.d"))
+        self.assertIn("only d (directory) and Z (owner, recursively) lines are supported", str(raised.exception))
 
     def test_directories_are_made_with_their_mode(self):
         made = os.path.join(self.root, "run", "made")
@@ -60,6 +61,21 @@ class TmpfilesTest(Files):
         system.make_directories(os.path.join(self.root, "tmpfiles.d"))
         self.assertEqual(stat.S_IMODE(os.stat(made).st_mode), 0o750)
         self.assertEqual(stat.S_IMODE(os.stat(existing).st_mode), 0o700)
+
+    def test_z_lines_give_a_tree_to_its_user_and_leave_d_lines_alone(self):
+        tree = os.path.join(self.root, "data")
+        self.file("data/app.db", "made by the hook, as root")
+        self.file("data/uploads/a.png", "")
+        self.file("tmpfiles.d/x.conf", "d %s 0750 - -\nZ %s - nobody nogroup -\n" % (tree, tree))
+        tmpfiles = os.path.join(self.root, "tmpfiles.d")
+        self.assertEqual(system.tmpfiles_lines(tmpfiles), [(tree, "0750", "-", "-")])
+        self.assertEqual(system.tmpfiles_lines(tmpfiles, "Z"), [(tree, "-", "nobody", "nogroup")])
+        if os.geteuid() != 0:
+            self.skipTest("only root gives files away")
+        system.own_trees(tmpfiles)
+        nobody = pwd.getpwnam("nobody").pw_uid
+        for path in ("data", "data/app.db", "data/uploads", "data/uploads/a.png"):
+            self.assertEqual(os.lstat(os.path.join(self.root, path)).st_uid, nobody, path)
 
     def test_a_directory_that_cannot_be_made_is_named(self):
         blocker = self.file("blocker", "a file where a directory should be")

@@ -6,6 +6,7 @@
     /pid              the process ID of the worker that answers
     /grow?mb=N        keeps N MB more in the worker's memory, for good
     /text?size=N      N bytes of text/plain
+    /write?path=P     appends a line to the file P (an error, 500, when it may not)
     /environ          its process environment, as JSON
     /wsgi             the request's WSGI environ (its text values), as JSON
     anything else     "probe app", with the path in the X-Probe-Path header
@@ -46,6 +47,11 @@ def application(environ, start_response):
         body = ("kept %d MB more" % megabytes).encode("utf-8")
     elif path == "/text":
         body = b"text " * (int(parse_qs(environ.get("QUERY_STRING", "")).get("size", ["1000"])[0]) // 5)
+    elif path == "/write":
+        target = parse_qs(environ.get("QUERY_STRING", "")).get("path")[0]
+        with open(target, "a") as output:
+            output.write("written by the app\n")
+        body = ("wrote %s" % target).encode("utf-8")
     elif path == "/pid":
         body = str(os.getpid()).encode("utf-8")
     elif path == "/environ":

@@ -6,7 +6,8 @@ Before the default command (run-supervisord), at every start:
   2. creates the directories the roles' tmpfiles.d files describe, as systemd-tmpfiles does at
      boot on a host (/run may be a new tmpfs);
   3. runs the app's prestart hook, if there is one: a shell script sourced, so that what it
-     exports reaches the programs, any other with its own interpreter;
+     exports reaches the programs, any other with its own interpreter; then gives what it made
+     in the app's data directory (the tmpfiles.d Z lines) to the app's user;
   4. renders the roles' templates with the variables this image was built with, overridden by
      those settings, and the two facts the templates read, which Ansible gathers on a host: the
      CPUs the container may use (processor_vcpus) and the user it runs as (effective_user_id:
@@ -226,6 +227,10 @@ def start(config, environ, cpus, user_id):
         check_paths(variables, given, [PRESTART])
         if variables.get(PRESTART):
             environ = dict(environ, **run_prestart(variables[PRESTART], config["state_dir"], environ))
+        # What the hook (or whoever filled a mounted volume) made in the app's directories, as
+        # root, becomes the app's.
+        for failure in system.own_trees(config["tmpfiles_dir"]):
+            print("%s: %s" % (NAME, failure), file=sys.stderr)
         # After the hook, which may have made them.
         check_paths(variables, given, [s.variable for s in settings.SETTINGS if s.variable in variables])
         fit_the_app(variables)

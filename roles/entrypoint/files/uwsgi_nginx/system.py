@@ -54,22 +54,45 @@ def available_cpus(status_path="/proc/self/status", cgroup_root="/sys/fs/cgroup"
     return max(total, 1)
 
 
-def tmpfiles_directories(tmpfiles_dir):
-    """[(path, mode, user, group)] of the "d" lines of the *.conf files in tmpfiles_dir, in the
-    files' order; "-" for a mode, user or group that is not given. Other lines are refused."""
-    directories = []
+def tmpfiles_lines(tmpfiles_dir, kind="d"):
+    """[(path, mode, user, group)] of the lines of one kind of the *.conf files in tmpfiles_dir,
+    in the files' order; "-" for a mode, user or group that is not given. "d": a directory to
+    create; "Z": a tree whose owner to set, recursively. Other kinds are refused."""
+    found = []
     for name in sorted(os.listdir(tmpfiles_dir)):
         if not name.endswith(".conf"):
             continue
         with open(os.path.join(tmpfiles_dir, name)) as tmpfiles:
             lines = [line.split() for line in tmpfiles if line.strip() and not line.lstrip().startswith("#")]
         for fields in lines:
-            kind, path, mode, user, group = (fields + ["-"] * 5)[:5]
-            if kind != "d":
-                raise NotPrepared("%s/%s: %s: only d (directory) lines are supported" % (
+            line_kind, path, mode, user, group = (fields + ["-"] * 5)[:5]
+            if line_kind not in ("d", "Z"):
+                raise NotPrepared("%s/%s: %s: only d (directory) and Z (owner, recursively) lines are supported" % (
                     tmpfiles_dir, name, " ".join(fields)))
-            directories.append((path, mode, user, group))
-    return directories
+            if line_kind == kind:
+                found.append((path, mode, user, group))
+    return found
+
+
+def own_trees(tmpfiles_dir):
+    """As root, gives every file and directory below the "Z" lines' paths that is not yet theirs
+    to their user and group (the mode is left as it is; links are not followed): what the
+    prestart hook made there, as root, becomes the app's. Returns a line for each tree where
+    that failed (a read-only mount), which is left as it is."""
+    failures = []
+    if os.geteuid() != 0:
+        return failures
+    for path, _, user, group in tmpfiles_lines(tmpfiles_dir, "Z"):
+        owner = (pwd.getpwnam(user).pw_uid if user != "-" else -1, grp.getgrnam(group).gr_gid if group != "-" else -1)
+        try:
+            for directory, subdirectories, files in os.walk(path):
+                for name in [directory] + [os.path.join(directory, entry) for entry in subdirectories + files]:
+                    status = os.lstat(name)
+                    if (owner[0] not in (-1, status.st_uid)) or (owner[1] not in (-1, status.st_gid)):
+                        os.lchown(name, *owner)
+        except OSError as error:
+            failures.append("cannot give %s to %s:%s: %s" % (error.filename or path, user, group, error.strerror))
+    return failures
 
 
 def make_directories(tmpfiles_dir):
@@ -77,7 +100,7 @@ def make_directories(tmpfiles_dir):
     mode and, as root, their owner; as another user, that user's (who needs /run writable: a
     tmpfs of its own there)."""
     as_root = os.geteuid() == 0
-    for path, mode, user, group in tmpfiles_directories(tmpfiles_dir):
+    for path, mode, user, group in tmpfiles_lines(tmpfiles_dir):
         mode = int(mode, 8) if mode != "-" else 0o755
         owner = (pwd.getpwnam(user).pw_uid if user != "-" else 0,
                  grp.getgrnam(group).gr_gid if group != "-" else 0)
