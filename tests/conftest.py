@@ -488,3 +488,12 @@ def start_container(run):
     yield start
     for name in started:
         docker("rm", "--force", "--volumes", name, check=False)
+
+
+@pytest.fixture
+def probe(image, start_container, tmp_path):
+    """A container of the image serving the tests' probe app (and a static file), answering."""
+    from test_runtime import app_dir, mount  # test_runtime imports this module: not at its top
+    container = start_container(image, *mount(app_dir(tmp_path, {"static/css/site.css": "body {}"})))
+    container.wait_until_serving()
+    return container

@@ -27,13 +27,6 @@ def request(port, path="/wsgi", headers=(), host="127.0.0.1"):
     return status, environ, response
 
 
-@pytest.fixture
-def probe(image, start_container, tmp_path):
-    container = start_container(image, *mount(app_dir(tmp_path, {"static/css/site.css": "body {}"})))
-    container.wait_until_serving()
-    return container
-
-
 # --- what nginx accepts reaches the app; what it does not gets nginx's own 4xx ----------------
 
 def filler(size, letter="a"):

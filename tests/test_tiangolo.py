@@ -4,18 +4,9 @@ import gzip
 import json
 import urllib.request
 
-import pytest
-
 from conftest import wait_for
 from test_requests import request
 from test_runtime import app_dir, env, mount
-
-@pytest.fixture
-def probe_container(image, start_container, tmp_path):
-    container = start_container(image, *mount(app_dir(tmp_path)))
-    container.wait_until_serving()
-    return container
-
 
 WSGI_APP = (
     "def {name}(environ, start_response):\n"
@@ -117,13 +108,13 @@ def test_text_answers_are_compressed_for_clients_that_accept_it(image, start_con
     assert fetch(off, "/text?size=5000", {"Accept-Encoding": "gzip"})[0]["Content-Encoding"] is None
 
 
-def test_every_request_has_an_id_logged_and_passed_to_the_app(probe_container):
-    environ = request(probe_container.port)[1]
+def test_every_request_has_an_id_logged_and_passed_to_the_app(probe):
+    environ = request(probe.port)[1]
     request_id = environ["HTTP_X_REQUEST_ID"]
     assert len(request_id) == 32 and int(request_id, 16) >= 0, request_id
-    wait_for(lambda: request_id in probe_container.logs(), 10, message="the id in the access log")
+    wait_for(lambda: request_id in probe.logs(), 10, message="the id in the access log")
     # One the client (or a proxy in front) sent is kept.
-    assert request(probe_container.port, headers=[("X-Request-ID", "abc-123")])[1]["HTTP_X_REQUEST_ID"] == "abc-123"
+    assert request(probe.port, headers=[("X-Request-ID", "abc-123")])[1]["HTTP_X_REQUEST_ID"] == "abc-123"
 
 
 def test_the_client_address_behind_a_trusted_proxy(image, start_container, tmp_path):
@@ -140,13 +131,13 @@ def test_the_client_address_behind_a_trusted_proxy(image, start_container, tmp_p
              message="the client's address in the access log")
 
 
-def test_supervisord_starts_without_a_critical_line(probe_container):
+def test_supervisord_starts_without_a_critical_line(probe):
     # supervisorctl, with the credentials of the configuration, still reaches it.
     def running():
-        status = probe_container.exec("supervisorctl", "status", "nginx", "uwsgi", check=False).stdout
+        status = probe.exec("supervisorctl", "status", "nginx", "uwsgi", check=False).stdout
         return status.count("RUNNING") == 2
     wait_for(running, 10, message="supervisorctl status: both RUNNING")
-    assert "CRIT" not in probe_container.logs()
+    assert "CRIT" not in probe.logs()
 
 
 def test_nginx_t_in_the_container_shows_the_configuration_that_runs(image, start_container, tmp_path):

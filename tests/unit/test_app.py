@@ -12,11 +12,12 @@ class IniTest(Files):
         path = self.file("uwsgi.ini", "; comment\n[uwsgi]\nwsgi_file = /srv/app.py\nprocesses=4\n"
                                       "# module = commented\n[other]\nmodule = elsewhere\n")
         self.assertEqual(app.ini_options(path), set(["wsgi-file", "processes"]))
-        self.assertEqual(app.loaders(path), ["wsgi-file"])
+        self.assertEqual(app.loaders(app.ini_options(path)), ["wsgi-file"])
 
     def test_an_ini_that_only_tunes_loads_nothing(self):
-        self.assertEqual(app.loaders(self.file("uwsgi.ini", "[uwsgi]\ncallable = app\nthreads = 2\n")), [])
-        self.assertEqual(app.loaders(self.file("uwsgi.ini", "[uwsgi]\nmodule = main\n")), ["module"])
+        self.assertEqual(app.loaders(app.ini_options(self.file("uwsgi.ini", "[uwsgi]\ncallable = app\nthreads = 2\n"))),
+                         [])
+        self.assertEqual(app.loaders(app.ini_options(self.file("uwsgi.ini", "[uwsgi]\nmodule = main\n"))), ["module"])
 
 
 class CallableTest(Files):

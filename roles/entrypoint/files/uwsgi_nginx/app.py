@@ -32,9 +32,8 @@ def ini_options(path, section="uwsgi"):
     return names
 
 
-def loaders(path):
-    """The app-loading options an ini file sets, in LOADERS' order."""
-    options = ini_options(path)
+def loaders(options):
+    """The app-loading options among an ini file's options, in LOADERS' order."""
     return [name for name in LOADERS if name in options]
 
 

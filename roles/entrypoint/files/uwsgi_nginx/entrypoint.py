@@ -141,7 +141,7 @@ def fit_the_app(variables):
         return
     ini = variables.get("uwsgi_app_ini")
     options = app.ini_options(ini) if ini else set()
-    loaders = [name for name in app.LOADERS if name in options]
+    loaders = app.loaders(options)
     if loaders and variables["uwsgi_module"]:
         print("%s: %s loads the app itself (%s): the image's module = %s is left out" % (
             NAME, ini, ", ".join(loaders), variables["uwsgi_module"]), file=sys.stderr)

@@ -182,13 +182,15 @@ def check(texts, values, cpus, name):
     raises Invalid with a message per bad setting: one that does not parse, or one not below
     its limit (checked once all parse)."""
     messages = []
+
+    def refuse(setting, text):
+        messages.append("%s=%s: expected %s" % (name(setting), shown(text), accepts(setting, name, values, cpus)))
     for setting in SETTINGS:
         if setting.variable not in texts:
             continue
         value = parse(setting, texts[setting.variable])
         if value is None:
-            messages.append("%s=%s: expected %s" % (name(setting), shown(texts[setting.variable]),
-                                                     accepts(setting, name, values, cpus)))
+            refuse(setting, texts[setting.variable])
         else:
             values[setting.variable] = value
     for setting in SETTINGS:
@@ -196,8 +198,7 @@ def check(texts, values, cpus, name):
             continue
         value = values[setting.variable]
         if value != 0 and value >= count(values[setting.below], setting.below, cpus):
-            messages.append("%s=%s: expected %s" % (name(setting), shown(str(value)),
-                                                     accepts(setting, name, values, cpus)))
+            refuse(setting, str(value))
     if messages:
         raise Invalid(messages)
 

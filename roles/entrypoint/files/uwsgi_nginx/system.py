@@ -74,6 +74,12 @@ def tmpfiles_lines(tmpfiles_dir, kind="d"):
     return found
 
 
+def ids(user, group, unset):
+    """The user and group ids of a tmpfiles.d line's names; unset for "-"."""
+    return (pwd.getpwnam(user).pw_uid if user != "-" else unset,
+            grp.getgrnam(group).gr_gid if group != "-" else unset)
+
+
 def own_trees(tmpfiles_dir):
     """As root, gives every file and directory below the "Z" lines' paths that is not yet theirs
     to their user and group (the mode is left as it is; links are not followed): what the
@@ -83,7 +89,7 @@ def own_trees(tmpfiles_dir):
     if os.geteuid() != 0:
         return failures
     for path, _, user, group in tmpfiles_lines(tmpfiles_dir, "Z"):
-        owner = (pwd.getpwnam(user).pw_uid if user != "-" else -1, grp.getgrnam(group).gr_gid if group != "-" else -1)
+        owner = ids(user, group, -1)  # -1: lchown leaves it
         try:
             for directory, subdirectories, files in os.walk(path):
                 for name in [directory] + [os.path.join(directory, entry) for entry in subdirectories + files]:
@@ -102,8 +108,7 @@ def make_directories(tmpfiles_dir):
     as_root = os.geteuid() == 0
     for path, mode, user, group in tmpfiles_lines(tmpfiles_dir):
         mode = int(mode, 8) if mode != "-" else 0o755
-        owner = (pwd.getpwnam(user).pw_uid if user != "-" else 0,
-                 grp.getgrnam(group).gr_gid if group != "-" else 0)
+        owner = ids(user, group, 0)
         try:
             # Only what differs changes, mode first, while the owner may still be root: neither
             # needs more than CAP_CHOWN (no CAP_FOWNER).
