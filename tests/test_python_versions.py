@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import PYTHON_IMAGE, docker, python_image_build, python_version, wait_for
-from test_runtime import FAST_HEALTH, build_flask_example, env, uwsgi_workers
+from test_runtime import FAST_HEALTH, app_dir, build_flask_example, env, mount, uwsgi_workers
+from websocket_client import TEXT, WebSocket
 
 SMOKE_PYTHON_IMAGES = [image for image in os.environ.get(
     "UWSGI_NGINX_SMOKE_PYTHON_IMAGES", "python:3.13-slim").split(",") if image and image != PYTHON_IMAGE]
@@ -50,3 +51,14 @@ def test_a_bad_setting_is_refused_on_that_python(python3_image, start_container)
 def test_the_flask_example_on_that_python(python3_image, build_ca, start_container):
     image, version = python3_image
     build_flask_example(image, version, build_ca, start_container)
+
+
+def test_a_websocket_on_that_python(python3_image, start_container, tmp_path):
+    image, _ = python3_image
+    container = start_container(image, *mount(app_dir(tmp_path)))
+    container.wait_until_serving()
+    socket = WebSocket(container.port, "/websocket")
+    assert socket.status == 101, container.logs()[-2000:]
+    socket.send("hello")
+    assert socket.receive() == (TEXT, b"hello")
+    assert socket.close()

@@ -7,6 +7,7 @@ import urllib.request
 from conftest import wait_for
 from test_requests import request
 from test_runtime import app_dir, env, mount
+from websocket_client import TEXT, WebSocket
 
 WSGI_APP = (
     "def {name}(environ, start_response):\n"
@@ -157,3 +158,23 @@ def test_the_app_writes_its_data_directory_and_what_prestart_put_there(image, st
         container.wait_until_serving()
         for target in ("/var/lib/app/app.db", "/var/lib/app/media/upload.png", "/var/lib/app/new.txt"):
             assert container.get("/write?path=" + target)[0] == 200, (mounted, target, container.logs()[-2000:])
+
+
+def test_a_websocket_through_nginx_echoes(probe):
+    """uWSGI's WebSocket API (built with OpenSSL), reached through nginx on the image's port."""
+    plain = request(probe.port)[1]
+    socket = WebSocket(probe.port, "/websocket")
+    assert socket.status == 101, (socket.status, probe.logs()[-2000:])
+    assert socket.headers["upgrade"].lower() == "websocket"
+    assert socket.headers["sec-websocket-accept"] == socket.expected_accept
+    for message in ("hello", "é" * 40000):  # a short frame, and one of 80,000 bytes
+        socket.send(message)
+        assert socket.receive() == (TEXT, message.encode("utf-8"))
+    socket.send("wsgi")
+    opcode, payload = socket.receive()
+    environ = json.loads(payload.decode("utf-8"))
+    assert environ["HTTP_X_REAL_IP"] == plain["REMOTE_ADDR"], environ
+    assert len(environ["HTTP_X_REQUEST_ID"]) == 32, environ
+    assert "HTTP_PROXY" not in environ
+    assert socket.close(), "the server did not end the connection after the client's close"
+    wait_for(lambda: '"GET /websocket HTTP/1.1" 101 ' in probe.logs(), 10, message="the access log's 101")

@@ -9,6 +9,7 @@
     /write?path=P     appends a line to the file P (an error, 500, when it may not)
     /environ          its process environment, as JSON
     /wsgi             the request's WSGI environ (its text values), as JSON
+    /websocket        a WebSocket: each message echoed; "wsgi" answered with /wsgi's JSON
     anything else     "probe app", with the path in the X-Probe-Path header
 """
 import json
@@ -30,8 +31,26 @@ class ProbeError(Exception):
     """What /raise raises."""
 
 
+def wsgi_variables(environ):
+    return json.dumps(dict((key, value) for key, value in environ.items() if isinstance(value, str)))
+
+
+def websocket(environ):
+    import uwsgi  # only under uWSGI
+
+    uwsgi.websocket_handshake()
+    while True:
+        try:
+            message = uwsgi.websocket_recv()
+        except IOError:  # the client closed the connection
+            return []
+        uwsgi.websocket_send(wsgi_variables(environ).encode("utf-8") if message == b"wsgi" else message)
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "/")
+    if path == "/websocket":
+        return websocket(environ)
     if path == "/slow":
         seconds = float(parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["0.5"])[0])
         time.sleep(seconds)
@@ -57,8 +76,7 @@ def application(environ, start_response):
     elif path == "/environ":
         body = json.dumps(dict(os.environ)).encode("utf-8")
     elif path == "/wsgi":
-        body = json.dumps(dict((key, value) for key, value in environ.items() if isinstance(value, str)))
-        body = body.encode("utf-8")
+        body = wsgi_variables(environ).encode("utf-8")
     else:
         body = b"probe app"
     start_response("200 OK", [
