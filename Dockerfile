@@ -45,7 +45,10 @@ ARG DEBIAN_EOL_RELEASES=""
 ARG ANSIBLE_EXTRA_VARS=""
 # Ansible runs the modules; Debian's python3-apt, which its apt module needs and the playbook
 # installs when missing, is removed again in this same step (with the python3 it brought,
-# which bookworm's iproute2 merely suggests), as are apt's lists and caches.
+# which bookworm's iproute2 merely suggests), as are apt's lists and caches. /run is left as a
+# fresh tmpfs would be, as every start makes its directories (/etc/tmpfiles.d): empty but for
+# this step's mount points, and writable by group 0, the group of a `docker run --user` with no
+# passwd entry: any user id may run the image, on this /run or on a tmpfs (which takes its mode).
 RUN --mount=type=bind,from=ansible,source=/opt/ansible,target=/mnt/ansible \
     --mount=type=bind,from=provisioning,source=/provisioning,target=/mnt/provisioning \
     --mount=type=bind,from=uwsgi-wheel,source=/wheels,target=/mnt/uwsgi-wheels \
@@ -61,6 +64,8 @@ RUN --mount=type=bind,from=ansible,source=/opt/ansible,target=/mnt/ansible \
     esac; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/* /root/.ansible /root/.cache /tmp/*; \
+    find /run -mindepth 1 -maxdepth 1 -not -path /run/secrets -not -path /run/build-ca -exec rm -rf {} +; \
+    chmod 0775 /run; \
     nginx -v; uwsgi --version; supervisord --version
 
 WORKDIR /app

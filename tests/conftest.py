@@ -52,13 +52,14 @@ def docker_client():
 DOCKER = docker_client()
 
 
-def docker(*args, check=True, timeout=600, **kwargs):
-    """Run the Docker client; returns the CompletedProcess (text, stdout and stderr captured)."""
+def docker(*args, check=True, timeout=600, env=None, **kwargs):
+    """Run the Docker client (env: more environment variables); returns the CompletedProcess
+    (text, stdout and stderr captured)."""
     if not DOCKER:
         pytest.fail("no Docker client that can BuildKit-build: run the tests with `make test`")
-    env = dict(os.environ, DOCKER_BUILDKIT="1")
+    environ = dict(os.environ, DOCKER_BUILDKIT="1", **(env or {}))
     return subprocess.run([DOCKER, *args], check=check, capture_output=True, text=True,
-                          timeout=timeout, env=env, **kwargs)
+                          timeout=timeout, env=environ, **kwargs)
 
 
 def wait_for(condition, timeout, interval=0.2, message="condition"):

@@ -16,11 +16,15 @@ RUN_LABEL=io.uwsgi-nginx.test-run=$(basename "$RUN_DIR")
 DOCKER=
 started_dockerd=
 
-# What pytest did not remove itself (a test or worker killed): the run's loopback servers,
-# containers and images; then the engine, if this run started it.
+# What pytest did not remove itself (a test or worker killed): the run's loopback servers, the
+# swarm it made (tests/test_swarm.py), containers and images; then the engine, if this run
+# started it.
 cleanup() {
     python3 "$TESTS_ENV_DIR/loopback.py" stop-all --state-dir "$RUN_DIR" >/dev/null || true
     if [[ -n $DOCKER ]]; then
+        if [[ -e $RUN_DIR/swarm-created ]]; then
+            "$DOCKER" swarm leave --force >/dev/null || true
+        fi
         "$DOCKER" ps --all --quiet --filter "label=$RUN_LABEL" | xargs -r "$DOCKER" rm --force --volumes >/dev/null || true
         "$DOCKER" image ls --quiet --filter "label=$RUN_LABEL" | xargs -r "$DOCKER" rmi --force >/dev/null || true
     fi
@@ -35,6 +39,7 @@ engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 read -r DOCKER started_dockerd <<<"$engine"
 export DOCKER DOCKER_BUILDKIT=1 DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}
 ensure_wrk
+ensure_compose
 ensure_test_venv
 
 export UWSGI_NGINX_TEST_RUN_DIR=$RUN_DIR

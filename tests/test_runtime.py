@@ -124,6 +124,8 @@ BAD_SETTINGS = [
     ("PRE_START_PATH", "/app/missing-prestart.sh"),
     ("PRE_START_PATH", "prestart.sh"),
     ("PRE_START_PATH", "/app/../bin/true"),
+    ("DRAIN_SECONDS", "5s"),
+    ("DRAIN_SECONDS", "3601"),
 ]
 
 
@@ -474,6 +476,39 @@ def test_docker_stop_under_load_finishes_every_accepted_request(image, start_con
     assert container.inspect()["State"]["ExitCode"] == 0, container.logs()
     assert len(before_stop) >= 16 and failures == [], failures
     assert stop_seconds < 8, "docker stop took %.1f s" % stop_seconds
+
+
+def test_a_drain_on_stop_serves_on_while_the_health_check_says_stopping(image, start_container, tmp_path):
+    """DRAIN_SECONDS=6: after docker stop's SIGTERM the container answers for 6 more seconds,
+    its health check failing with "stopping", then stops as without a drain: exit 0."""
+    container = start_container(image, *mount(app_dir(tmp_path)), *env(DRAIN_SECONDS="6"), *FAST_HEALTH)
+    container.wait_until_serving()
+    wait_for(lambda: container.health() == "healthy", 30, message="healthy")
+    stopped = []
+    stopper = threading.Thread(target=lambda: stopped.append(docker("stop", "--time", "30", container.name)))
+    signalled = time.monotonic()
+    stopper.start()
+    wait_for(lambda: "uwsgi-nginx-drain: stopping in 6 seconds" in container.logs(), 5, message="the drain")
+    probe = container.exec("uwsgi-nginx-healthcheck", check=False)
+    assert (probe.returncode, probe.stdout.strip()) == (1, "unhealthy: stopping (uwsgi-nginx-drain)")
+    wait_for(lambda: container.health() == "unhealthy", 5, message="docker to see the container unhealthy")
+    answers = []
+    while time.monotonic() - signalled < 5:
+        answers.append(container.get("/wsgi")[0])
+    stopper.join(timeout=40)
+    elapsed = time.monotonic() - signalled
+    assert answers and set(answers) == {200}, answers
+    assert stopped[0].returncode == 0 and container.inspect()["State"]["ExitCode"] == 0, container.logs()
+    assert 6 <= elapsed < 6 + 8, "docker stop took %.1f s" % elapsed
+
+
+def test_a_restart_after_a_drain_is_healthy_again(image, start_container, tmp_path):
+    """docker restart keeps /run: the mark of the last stop's drain must not outlive it."""
+    container = start_container(image, *mount(app_dir(tmp_path)), *env(DRAIN_SECONDS="1"), *FAST_HEALTH)
+    container.wait_until_serving()
+    assert docker("restart", "--time", "20", container.name).returncode == 0
+    container.wait_until_serving()
+    assert container.exec("uwsgi-nginx-healthcheck", check=False).returncode == 0, container.logs()
 
 
 # --- as a base image ----------------------------------------------------------------------

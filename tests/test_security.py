@@ -163,6 +163,11 @@ def test_every_documented_capability_is_needed(image, start_container, tmp_path,
 
 NON_ROOT_RUNS = {
     "non-root": NON_ROOT,
+    # No passwd entry: docker gives the user group 0, which may write the image's /run.
+    "non-root-image-run": ["--user", str(NON_ROOT_UID), "--env", "LISTEN_PORT=8080"],
+    # Read-only, with tmpfs mounts as Swarm makes them (root's, with the mode of the image's /run).
+    "non-root-read-only-root-tmpfs": ["--user", str(NON_ROOT_UID), "--read-only", "--tmpfs", "/run:size=256m",
+                                      "--tmpfs", "/tmp:size=64m", "--cap-drop", "ALL", "--env", "LISTEN_PORT=8080"],
     "non-root-read-only-no-capabilities": NON_ROOT + ["--read-only", "--tmpfs", "/tmp:size=64m", "--cap-drop", "ALL",
                                                       "--security-opt", "no-new-privileges"],
 }
@@ -179,10 +184,10 @@ def test_the_whole_container_runs_as_a_user_other_than_root(image, start_contain
 
 
 def test_a_user_other_than_root_without_its_own_run_is_told_what_to_mount(image, start_container):
-    container = start_container(image, "--user", str(NON_ROOT_UID))
+    container = start_container(image, "--user", "%d:%d" % (NON_ROOT_UID, NON_ROOT_UID))
     assert container.wait_exit(timeout=20) != 0
     logs = container.logs()
-    assert "--tmpfs /run:uid=%d" % NON_ROOT_UID in logs, logs
+    assert "--user %d:0" % NON_ROOT_UID in logs and "--tmpfs /run:uid=%d" % NON_ROOT_UID in logs, logs
     assert "supervisord" not in logs
 
 

@@ -139,6 +139,11 @@ ensure_wrk() {
     command -v wrk >/dev/null || apt_install wrk
 }
 
+# docker-compose, which the tests run deploy/compose.yaml with, from Debian's packages.
+ensure_compose() {
+    command -v docker-compose >/dev/null || apt_install --no-install-recommends docker-compose
+}
+
 # .venv with the test tools (tests/requirements.txt), made again when that file changes.
 ensure_test_venv() {
     (

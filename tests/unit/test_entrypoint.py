@@ -99,7 +99,7 @@ class StartTest(Configured):
         kept = self.start({"PATH": "/usr/bin:/bin", "HOME": "/root"})
         self.assertEqual(kept, {"PATH": "/usr/bin:/bin:/opt/bin", "HOME": "/root",
                                 "DATABASE_URL": "sqlite:////data/app.db"})
-        self.assertEqual(sorted(os.listdir(self.path("state"))), ["app.conf", "healthcheck-url"])
+        self.assertEqual(sorted(os.listdir(self.path("state"))), ["app.conf", "drain-seconds", "healthcheck-url"])
 
     def test_a_hook_in_another_language_runs_as_a_child(self):
         self.write("app/prestart.sh", "#!%s\nimport os\nos.environ['LOST'] = '1'\n" % sys.executable)

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 
-from uwsgi_nginx import app, settings, system
+from uwsgi_nginx import app, drain, settings, system
 
 NAME = "uwsgi-nginx-entrypoint"
 MANAGED = "Written by %s at container start; edits are lost at the next start" % NAME
@@ -224,6 +224,9 @@ def start(config, environ, cpus, user_id):
     variables["ansible_facts"] = {"processor_vcpus": cpus, "effective_user_id": user_id}
     try:
         system.make_directories(config["tmpfiles_dir"])
+        # A drain the last stop began (docker restart keeps /run) is over.
+        if drain.stopping(config["state_dir"]):
+            os.remove(os.path.join(config["state_dir"], drain.STOPPING_FILE))
         check_paths(variables, given, [PRESTART])
         if variables.get(PRESTART):
             environ = dict(environ, **run_prestart(variables[PRESTART], config["state_dir"], environ))
@@ -237,6 +240,8 @@ def start(config, environ, cpus, user_id):
         validate(config, render(config, variables))
         system.write(os.path.join(config["state_dir"], "healthcheck-url"),
                      config["healthcheck_url"].format(**variables) + "\n")
+        system.write(os.path.join(config["state_dir"], drain.SECONDS_FILE),
+                     "%s\n" % variables.get("entrypoint_drain_seconds", 0))
     except system.NotPrepared as error:
         raise stop(str(error))
     kept, injected = program_environment(environ, variables)

@@ -1,8 +1,13 @@
 """The image's HEALTHCHECK (uwsgi-nginx-healthcheck, installed by the entrypoint role): healthy
 when nginx answers its health location with the app's answer, passed on by uWSGI: any status
 below 500 (a 404 from the app included). 502 and 504 are nginx's own when uWSGI does not answer.
-The entrypoint writes the URL at every start. Python 2.7 and 3."""
+Unhealthy, "stopping", during the drain on stop. The entrypoint writes the URL at every start.
+Python 2.7 and 3."""
 from __future__ import print_function
+
+import os
+
+from uwsgi_nginx import drain
 
 try:
     from http.client import HTTPConnection
@@ -15,6 +20,9 @@ TIMEOUT_SECONDS = 3
 
 
 def main(argv, url_file_path):
+    if drain.stopping(os.path.dirname(url_file_path)):
+        print("unhealthy: stopping (%s)" % drain.NAME)
+        return 1
     try:
         with open(url_file_path) as url_file:
             url = url_file.read().strip()

@@ -104,6 +104,10 @@ SETTINGS = (
             meaning="serve names starting with a dot (`.env`, `.git/`) below `STATIC_PATH`; off, they get 404"),
     Setting("PRE_START_PATH", "entrypoint_prestart_script", "file",
             meaning="the prestart hook, run before nginx and uWSGI at every start"),
+    Setting("DRAIN_SECONDS", "entrypoint_drain_seconds", "int", minimum=0, maximum=3600,
+            meaning="on SIGTERM (`docker stop`, an orchestrator's), seconds the container goes on serving, its "
+                    "health check saying `stopping`, before nginx and uWSGI stop gracefully; 0: at once. Give "
+                    "the stop this much more time (`docker stop -t`, `stop_grace_period`)"),
 )
 BY_VARIABLE = dict((setting.variable, setting) for setting in SETTINGS)
 

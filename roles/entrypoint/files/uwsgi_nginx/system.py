@@ -103,8 +103,9 @@ def own_trees(tmpfiles_dir):
 
 def make_directories(tmpfiles_dir):
     """Creates the tmpfiles.d directories, as systemd-tmpfiles does at boot on a host, with their
-    mode and, as root, their owner; as another user, that user's (who needs /run writable: a
-    tmpfs of its own there)."""
+    mode and, as root, their owner; as another user, that user's (who needs /run writable: in
+    group 0, which may write the image's /run and a tmpfs mounted there, or with a tmpfs of its
+    own there)."""
     as_root = os.geteuid() == 0
     for path, mode, user, group in tmpfiles_lines(tmpfiles_dir):
         mode = int(mode, 8) if mode != "-" else 0o755
@@ -120,8 +121,10 @@ def make_directories(tmpfiles_dir):
             if as_root and (status.st_uid, status.st_gid) != owner:
                 os.chown(path, *owner)
         except OSError as error:
-            hint = "" if as_root else " (as uid %d: mount a tmpfs it owns at /run, --tmpfs /run:uid=%d)" % (
-                os.geteuid(), os.geteuid())
+            user, group = os.geteuid(), os.getegid()
+            hint = "" if as_root else (
+                " (as uid %d, group %d: run in group 0, which may write /run, --user %d:0, or mount "
+                "a tmpfs it owns at /run, --tmpfs /run:uid=%d)" % (user, group, user, user))
             raise NotPrepared("cannot prepare %s: %s%s" % (path, error.strerror, hint))
 
 

@@ -1,0 +1,268 @@
+"""On an orchestrator (issue 11): deploy/stack.yaml on a live one-node Docker Swarm, under a steady
+load for every step, and deploy/compose.yaml on one host.
+
+This machine's kernel has no IPVS, so neither Swarm's routing mesh nor a service's virtual IP
+works here: the stack is deployed as written but for endpoint_mode dnsrr (the service's name
+resolves to its running, healthy tasks), no published port, and an attachable overlay network
+the load client (tests/swarm/load_client.py, in a container on it) shares; its health check and
+monitor windows are shortened, so that a step takes seconds. Every request counts: connection
+errors, timeouts and non-200 answers are failures. The swarm is left at the end if the test
+made it (tests/run.sh leaves it too, if the run is killed)."""
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import docker, http_get, wait_for
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+LOAD_CLIENT = Path(__file__).resolve().parent / "swarm" / "load_client.py"
+CLIENT_THREADS = 4
+# Answers the load client counts once a step has converged: all from the version expected.
+ANSWERS_AFTER = 200
+REPLICAS = 3
+# The app of each version, in an image built FROM the one under test.
+APP = ("def application(environ, start_response):\n"
+       "    start_response('{status}', [('Content-Type', 'text/plain')])\n"
+       "    return [b'{answer}']\n")
+VERSIONS = {"v1": ("200 OK", "version 1"), "v2": ("200 OK", "version 2"),
+            # Answers 500, so its health check never passes: an update to it must roll back.
+            "broken": ("500 Internal Server Error", "broken")}
+SWARM_CREATED = "swarm-created"
+
+
+@pytest.fixture(scope="module")
+def swarm(run):
+    """A Swarm this machine is the manager of: the one it is in, or one made here and left after."""
+    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    made = state == "inactive"
+    if made:
+        (run.directory / SWARM_CREATED).touch()
+        docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    yield
+    if made:
+        docker("swarm", "leave", "--force", check=False)
+        (run.directory / SWARM_CREATED).unlink()
+
+
+@pytest.fixture
+def versions(image, run, tmp_path):
+    """{version: image tag} of the apps above, built FROM the image under test."""
+    tags = {}
+    for version, (status, answer) in VERSIONS.items():
+        context = tmp_path / ("app-" + version)
+        context.mkdir()
+        (context / "main.py").write_text(APP.format(status=status, answer=answer))
+        (context / "Dockerfile").write_text("FROM %s\nCOPY main.py /app/main.py\n" % image)
+        tags[version] = "uwsgi-nginx-test-swarm:%s-%s" % (version, run.id)
+        docker("build", "--label", run.label, "--tag", tags[version], str(context))
+    return tags
+
+
+@pytest.fixture
+def network(swarm, run):
+    name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
+    docker("network", "create", "--driver", "overlay", "--attachable", "--label", run.label, name)
+    yield name
+    # Gone once the stack's tasks are: they leave the network as they are removed.
+    wait_for(lambda: docker("network", "rm", name, check=False).returncode == 0, 60, interval=1,
+             message="the network %s to be removed" % name)
+
+
+@pytest.fixture
+def stack(network, tmp_path):
+    """deploy(image, *layers) deploys deploy/stack.yaml, as the module's docstring says, with the
+    other stack files of deploy/ named in layers over it; returns its service's name. Removed
+    afterwards."""
+    name = "unt%s" % uuid.uuid4().hex[:8]
+    written = yaml.safe_load((DEPLOY / "stack.yaml").read_text())
+    web = written["services"]["web"]
+    del web["ports"]
+    web["networks"] = [network]
+    written["networks"] = {network: {"external": True}}
+    web["deploy"]["endpoint_mode"] = "dnsrr"
+    web["healthcheck"].update(interval="1s", retries=2, start_period="5s")
+    for config in ("update_config", "rollback_config"):
+        web["deploy"][config]["monitor"] = "5s"
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(yaml.safe_dump(written))
+
+    def deploy(image, *layers):
+        files = [argument for path in [stack_file] + [DEPLOY / layer for layer in layers]
+                 for argument in ("--compose-file", str(path))]
+        docker("stack", "deploy", "--resolve-image", "never", *files, name,
+               env={"IMAGE": image, "REPLICAS": str(REPLICAS)})
+        return name + "_web"
+
+    yield deploy
+    docker("stack", "rm", name, check=False)
+    wait_for(lambda: not docker("ps", "--all", "--quiet", "--filter", "label=com.docker.stack.namespace=" + name,
+                                check=False).stdout.strip(), 60, interval=0.5, message="the stack's containers to go")
+
+
+def service(name):
+    return json.loads(docker("service", "inspect", name).stdout)[0]
+
+
+def running_tasks(name):
+    """[(container id, image)] of the service's tasks that are running (healthy, with the image's
+    health check) and meant to be."""
+    tasks = json.loads("[%s]" % ",".join(docker(
+        "service", "ps", name, "--filter", "desired-state=running", "--no-trunc", "--format", "{{json .}}",
+    ).stdout.split()))
+    running = [task["ID"] for task in tasks if task["CurrentState"].startswith("Running")]
+    inspected = json.loads(docker("inspect", *running).stdout) if running else []
+    return [(task["Status"]["ContainerStatus"]["ContainerID"], task["Spec"]["ContainerSpec"]["Image"])
+            for task in inspected if task["Status"]["State"] == "running"]
+
+
+def converged(name, replicas, image):
+    """Exactly replicas tasks, all running the image, and no other task still up."""
+    tasks = running_tasks(name)
+    up = docker("ps", "--quiet", "--filter", "label=com.docker.swarm.service.name=" + name).stdout.split()
+    return len(tasks) == replicas and {task_image for _, task_image in tasks} == {image} and len(up) == replicas
+
+
+class Load:
+    """The load client's container, controlled through a directory it shares with the test."""
+
+    def __init__(self, name, control):
+        self.name = name
+        self.control = control
+
+    def finish(self):
+        """Counts ANSWERS_AFTER more answers, then stops; returns its summary (load_client.py)."""
+        (self.control / "mark").touch()
+        wait_for(lambda: docker("inspect", "--format", "{{.State.Running}}", self.name).stdout.strip() == "false",
+                 120, interval=0.5, message="the load client to finish")
+        return json.loads(docker("logs", self.name).stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def load(service_name, network, image, run, tmp_path):
+    control = tmp_path / ("load-" + uuid.uuid4().hex[:8])
+    control.mkdir()
+    (control / "answers-after-mark").write_text(str(ANSWERS_AFTER))
+    name = "uwsgi-nginx-test-load-%s" % uuid.uuid4().hex[:8]
+    docker("run", "--detach", "--name", name, "--label", run.label, "--network", network,
+           "--volume", "%s:/load" % control, "--volume", "%s:/load_client.py:ro" % LOAD_CLIENT,
+           "--entrypoint", "python", image, "/load_client.py", service_name, "80", "/load", str(CLIENT_THREADS))
+    try:
+        wait_for(lambda: (control / "started").exists(), 30, message="the load client to start")
+        yield Load(name, control)
+    finally:
+        (control / "stop").touch()
+        docker("rm", "--force", name, check=False)
+
+
+def under_load(report, title, load_client, act, until, timeout):
+    """Under load: act(), then wait for until(); returns the load's summary, and records the
+    counts and the time to converge in report[title]."""
+    with load_client() as client:
+        started = time.monotonic()
+        act()
+        wait_for(until, timeout, interval=0.5, message=title)
+        seconds = time.monotonic() - started
+        summary = client.finish()
+    report[title] = {"sent": summary["sent"], "failed": summary["failed"], "converged in s": round(seconds, 1),
+                     "failures": summary["failures"]}
+    print("%s: %s" % (title, json.dumps(report[title])))
+    return summary
+
+
+@pytest.mark.exclusive
+@pytest.mark.slow(4)
+def test_a_stack_updates_rolls_back_heals_and_scales_under_load(swarm, versions, network, stack, image, run,
+                                                                tmp_path):
+    web = stack(versions["v1"])
+    wait_for(lambda: converged(web, REPLICAS, versions["v1"]), 120, interval=0.5, message="3 healthy tasks")
+    report = {}
+
+    def step(title, act, until, timeout=240):
+        return under_load(report, title, lambda: load(web, network, image, run, tmp_path), act, until, timeout)
+
+    def update_to(version):
+        return lambda: docker("service", "update", "--detach", "--no-resolve-image", "--image", versions[version], web)
+
+    def update_state():
+        return (service(web).get("UpdateStatus") or {}).get("State")
+
+    # 1. A rolling update to a new version: nothing fails, and then only it answers.
+    summary = step("rolling update", update_to("v2"),
+                   lambda: update_state() == "completed" and converged(web, REPLICAS, versions["v2"]))
+    assert summary["failed"] == 0, summary
+    assert list(summary["answers_after_mark"]) == ["version 2"], summary
+
+    # 2. An update to a version that never becomes healthy rolls back by itself.
+    summary = step("update rolled back", update_to("broken"),
+                   lambda: update_state() == "rollback_completed" and converged(web, REPLICAS, versions["v2"]))
+    assert service(web)["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == versions["v2"]
+    assert summary["failed"] == 0, summary
+    assert list(summary["answers_after_mark"]) == ["version 2"], summary
+
+    # 3. A task's container killed: Swarm replaces it. What fails is what was on its way to that
+    # task, in flight or sent before Swarm's DNS forgot it; nothing once the service converged.
+    killed = running_tasks(web)[0][0]
+    killed_address = docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                            killed).stdout.strip()
+    summary = step("task killed", lambda: docker("kill", killed),
+                   lambda: converged(web, REPLICAS, versions["v2"]) and killed not in dict(running_tasks(web)))
+    assert len(summary["failures"]) == summary["failed"], summary
+    assert {failure["address"] for failure in summary["failures"]} <= {killed_address}, summary
+    assert summary["failed_after_mark"] == 0, summary
+
+    # 4. Scaled down: the tasks that stop drain first.
+    summary = step("scaled 3 to 1", lambda: docker("service", "scale", "--detach", web + "=1"),
+                   lambda: converged(web, 1, versions["v2"]))
+    assert summary["failed"] == 0, summary
+
+
+@pytest.mark.exclusive
+def test_the_stack_as_a_user_other_than_root(swarm, versions, network, stack, image, run, tmp_path):
+    web = stack(versions["v1"], "stack.non-root.yaml")
+    wait_for(lambda: converged(web, REPLICAS, versions["v1"]), 120, interval=0.5, message="3 healthy tasks")
+    for container, _ in running_tasks(web):
+        users = [line.split()[0] for line in docker("top", container, "-eo", "uid,pid").stdout.splitlines()[1:]]
+        assert set(users) == {"10001"}, users
+    with load(web, network, image, run, tmp_path) as client:
+        summary = client.finish()
+    assert summary["failed"] == 0 and list(summary["answers_after_mark"]) == ["version 1"], summary
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.exclusive
+def test_compose_up_answers_and_down_leaves_nothing(image):
+    project = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
+    port = free_port()
+    environ = dict(os.environ, IMAGE=image, PORT=str(port), ADDRESS="127.0.0.1")
+
+    def compose(*args):
+        return subprocess.run(["docker-compose", "--project-name", project, "--file", str(DEPLOY / "compose.yaml"),
+                               *args], capture_output=True, text=True, env=environ, timeout=300)
+
+    project_label = "label=com.docker.compose.project=" + project
+    try:
+        up = compose("up", "--detach")
+        assert up.returncode == 0, up.stderr
+        answer = wait_for(lambda: http_get("http://127.0.0.1:%d/" % port), 60, message="the compose service")
+        assert answer[0] == 200 and answer[2].startswith("Hello World from a default Nginx uWSGI"), answer
+        [container] = docker("ps", "--quiet", "--filter", project_label).stdout.split()
+        host_config = docker("inspect", container, "--format", "{{json .HostConfig}}").stdout
+        assert json.loads(host_config)["ReadonlyRootfs"] is True
+    finally:
+        down = compose("down", "--volumes", "--timeout", "20")
+    assert down.returncode == 0, down.stderr
+    assert docker("ps", "--all", "--quiet", "--filter", project_label).stdout.strip() == ""
+    assert docker("network", "ls", "--quiet", "--filter", project_label).stdout.strip() == ""
