@@ -1,9 +1,14 @@
 # One entry point for building, running and testing the image. See README.md.
-.PHONY: run test check test-matrix bench
+.PHONY: run test check test-matrix bench python2.7-base
 
 # Build the image with its defaults and run it on http://127.0.0.1:$(PORT)/ (default 8080).
 run:
 	tests/env/build-and-run.sh
+
+# CPython 2.7.18 on Debian bookworm as uwsgi-nginx-python:2.7-bookworm (SUITE=trixie: on trixie,
+# as :2.7-trixie); docs/building.md, "Python 2.7 on a supported Debian".
+python2.7-base:
+	tests/env/build-python2.7-base.sh
 
 # The whole test suite: image tests and Molecule scenarios (arguments: PYTEST_ARGS=...).
 # The role scenarios run on bullseye only; the host scenario on bullseye, bookworm and trixie.

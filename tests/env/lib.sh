@@ -123,6 +123,16 @@ debian_security_mirror_url() {
         die "no Debian security archive for $(host_codename)-security in the host's apt configuration"
 }
 
+# CPython 2.7.18's source: python.org's tarball (images/python2.7's default), and the same file
+# (byte for byte) as Debian's orig tarball on the mirror apt uses, for machines that cannot
+# reach python.org. The mirror keeps it while a suite it has ships python2.7 (bullseye).
+# shellcheck disable=SC2034 # used by the scripts sourcing this file
+PYTHON27_SOURCE_URL=https://www.python.org/ftp/python/2.7.18/Python-2.7.18.tgz
+
+python27_debian_source_url() {
+    printf '%s/pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz\n' "$(debian_mirror_url)"
+}
+
 # apt-get install [OPTION...] PACKAGE..., updating the package lists first if the install
 # fails on old ones. One install at a time: the test run's workers may ask together.
 apt_install() {
