@@ -8,6 +8,8 @@
 #   python:<ver>-slim 2.7, 3.9, 3.11, 3.13: built from tests/images/python2.7/ or
 #                     tests/images/python3/ (see python_recipe)
 #   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
+#   uwsgi-nginx-python:2.7-<suite>  the project's Python 2.7 base (images/python2.7), as
+#                     `make python2.7-base` builds it
 set -euo pipefail
 
 # shellcheck source=tests/env/lib.sh
@@ -180,6 +182,15 @@ ensure_python() {
     ENSURED+=("$image")
 }
 
+ensure_python27_base() {
+    local suite=${1##*-}
+    if ! image_exists "$1"; then
+        ensure_debian "$suite"
+        SUITE=$suite IMAGE=$1 "$TESTS_ENV_DIR/build-python2.7-base.sh" >&2
+    fi
+    ENSURED+=("$1")
+}
+
 # Always (re)built: cheap when cached, and picks up Dockerfile changes.
 ensure_molecule() {
     local suite=$1 image="uwsgi-nginx-molecule:$1" start=$SECONDS
@@ -205,6 +216,7 @@ ensure_image() {
         debian:*) ensure_debian "${1#debian:}" ;;
         python:*) with_image_lock "$1" ensure_python "$1" ;;
         molecule:*) with_image_lock "$1" ensure_molecule "${1#molecule:}" ;;
+        uwsgi-nginx-python:2.7-*) with_image_lock "$1" ensure_python27_base "$1" ;;
         *) die "unknown image: $1" ;;
     esac
 }

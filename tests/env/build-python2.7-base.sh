@@ -21,9 +21,10 @@ export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "debian:$SUITE" >/dev/null
 
 build_args=(--build-arg "SUITE=$SUITE")
+default_source_url=$(sed -n 's/^ARG PYTHON_SOURCE_URL=//p' "$REPO_ROOT/images/python2.7/Dockerfile")
 if [[ -n ${PYTHON_SOURCE_URL:-} ]]; then
     build_args+=(--build-arg "PYTHON_SOURCE_URL=$PYTHON_SOURCE_URL")
-elif ! curl -fsSI --max-time 10 -o /dev/null "$PYTHON27_SOURCE_URL" 2>/dev/null; then
+elif ! curl -fsSI --max-time 10 -o /dev/null "$default_source_url" 2>/dev/null; then
     log "python.org is out of reach: the same tarball from the Debian mirror apt uses"
     build_args+=(--build-arg "PYTHON_SOURCE_URL=$(python27_debian_source_url)")
 fi

@@ -123,12 +123,9 @@ debian_security_mirror_url() {
         die "no Debian security archive for $(host_codename)-security in the host's apt configuration"
 }
 
-# CPython 2.7.18's source: python.org's tarball (images/python2.7's default), and the same file
-# (byte for byte) as Debian's orig tarball on the mirror apt uses, for machines that cannot
-# reach python.org. The mirror keeps it while a suite it has ships python2.7 (bullseye).
-# shellcheck disable=SC2034 # used by the scripts sourcing this file
-PYTHON27_SOURCE_URL=https://www.python.org/ftp/python/2.7.18/Python-2.7.18.tgz
-
+# CPython 2.7.18's source as Debian's orig tarball on the mirror apt uses, the same file (byte
+# for byte) as python.org's, images/python2.7's default, for machines that cannot reach
+# python.org. The mirror keeps it while a suite it has ships python2.7 (bullseye).
 python27_debian_source_url() {
     printf '%s/pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz\n' "$(debian_mirror_url)"
 }
