@@ -307,8 +307,13 @@ def test_the_pod_runs_under_docker_as_rendered(overlay, image, start_container):
 
     # The startup probe passes within its allowance, then readiness and liveness.
     startup = spec["startupProbe"]
-    wait_for(lambda: run_probe(container, startup), startup["periodSeconds"] * startup["failureThreshold"],
-             interval=startup["periodSeconds"], message="the startup probe to pass")
+
+    def started():
+        if not container.running():
+            raise AssertionError("the container exited:\n" + container.logs())
+        return run_probe(container, startup)
+    wait_for(started, startup["periodSeconds"] * startup["failureThreshold"], interval=startup["periodSeconds"],
+             message="the startup probe to pass")
     assert run_probe(container, spec["readinessProbe"]) and run_probe(container, spec["livenessProbe"])
     status, _, body = container.wait_until_serving()
     assert status == 200 and body.startswith(HELLO), body
