@@ -5,8 +5,9 @@
 #   tests/env/base-images.sh debian:bullseye python:2.7-slim molecule:bullseye
 #
 #   debian:<suite>    debootstrap minbase rootfs, imported (also tagged <suite>-slim)
-#   python:<ver>-slim 2.7, 3.9, 3.11, 3.13: built from tests/images/python2.7/ or
-#                     tests/images/python3/ (see python_recipe)
+#   python:2.7-slim   the project's Python 2.7 base (images/python2.7) on bullseye, as the
+#                     stand-in for the official image (buster, which Debian's mirrors dropped)
+#   python:<ver>-slim 3.9, 3.11, 3.13: built from tests/images/python3/ (see python_recipe)
 #   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
 #   uwsgi-nginx-python:2.7-<suite>  the project's Python 2.7 base (images/python2.7), as
 #                     `make python2.7-base` builds it
@@ -35,7 +36,6 @@ usage() {
 # releases the official image of that version ships (3.12 and later: pip only).
 python_recipe() {
     case $1 in
-        python:2.7-slim) echo "python2.7 bullseye" ;;
         python:3.9-slim)
             echo "python3 bullseye SUITE=bullseye PYTHON_VERSION=3.9.2 PYTHON_SOURCE_FORMAT=xz" \
                 "PYTHON_SOURCE_SHA256=3c2034c54f811448f516668dce09d24008a0716c3a794dd8639b5388cbde247d" \
@@ -182,13 +182,17 @@ ensure_python() {
     ENSURED+=("$image")
 }
 
+# IMAGE [SUITE]: the suite defaults to the tag's last word (uwsgi-nginx-python:2.7-bookworm).
 ensure_python27_base() {
-    local suite=${1##*-}
-    if ! image_exists "$1"; then
+    local image=$1 suite=${2:-${1##*-}} start=$SECONDS
+    if ! have_or_pull "$image"; then
         ensure_debian "$suite"
-        SUITE=$suite IMAGE=$1 "$TESTS_ENV_DIR/build-python2.7-base.sh" >&2
+        log "building $image from images/python2.7 on $suite"
+        SUITE=$suite IMAGE=$image "$TESTS_ENV_DIR/build-python2.7-base.sh" \
+            --label io.uwsgi-nginx.standin="$([[ $image == python:* ]] && echo true || echo false)" >&2
+        log "built $image in $((SECONDS - start))s"
     fi
-    ENSURED+=("$1")
+    ENSURED+=("$image")
 }
 
 # Always (re)built: cheap when cached, and picks up Dockerfile changes.
@@ -214,6 +218,7 @@ with_image_lock() {
 ensure_image() {
     case $1 in
         debian:*) ensure_debian "${1#debian:}" ;;
+        python:2.7-slim) with_image_lock "$1" ensure_python27_base "$1" bullseye ;;
         python:*) with_image_lock "$1" ensure_python "$1" ;;
         molecule:*) with_image_lock "$1" ensure_molecule "${1#molecule:}" ;;
         uwsgi-nginx-python:2.7-*) with_image_lock "$1" ensure_python27_base "$1" ;;
