@@ -113,17 +113,21 @@ def test_static_files_are_safe_by_default_and_each_default_can_be_relaxed(image,
 
 # --- the environment an orchestrator gives ------------------------------------------------
 
-# Exactly what Kubernetes injects for a Service named uwsgi (service links, on by default) with a
-# port named http, and Docker for a link aliased uwsgi to a container with LANG set.
+# Exactly what Kubernetes injects for Services named uwsgi and uwsgi-nginx (service links, on by
+# default) with a port named http, and Docker for a link aliased uwsgi to a container with LANG set.
 INJECTED = {
     "UWSGI_SERVICE_HOST": "10.96.0.12", "UWSGI_SERVICE_PORT": "80", "UWSGI_SERVICE_PORT_HTTP": "80",
     "UWSGI_PORT": "tcp://10.96.0.12:80", "UWSGI_PORT_80_TCP": "tcp://10.96.0.12:80",
     "UWSGI_PORT_80_TCP_PROTO": "tcp", "UWSGI_PORT_80_TCP_PORT": "80", "UWSGI_PORT_80_TCP_ADDR": "10.96.0.12",
+    "UWSGI_NGINX_SERVICE_HOST": "10.96.0.13", "UWSGI_NGINX_SERVICE_PORT": "80",
+    "UWSGI_NGINX_SERVICE_PORT_HTTP": "80", "UWSGI_NGINX_PORT": "tcp://10.96.0.13:80",
+    "UWSGI_NGINX_PORT_80_TCP": "tcp://10.96.0.13:80", "UWSGI_NGINX_PORT_80_TCP_PROTO": "tcp",
+    "UWSGI_NGINX_PORT_80_TCP_PORT": "80", "UWSGI_NGINX_PORT_80_TCP_ADDR": "10.96.0.13",
     "UWSGI_NAME": "/web/uwsgi", "UWSGI_ENV_LANG": "C.UTF-8",
 }
 
 
-def test_variables_a_service_or_link_named_uwsgi_injects_do_not_stop_the_container(image, start_container, tmp_path):
+def test_what_services_and_links_named_uwsgi_inject_does_not_stop_the_container(image, start_container, tmp_path):
     # UWSGI_ENV, a real uWSGI option (env), still reaches uWSGI: it sets PROBE_MARK in the workers.
     container = start_container(image, *mount(app_dir(tmp_path)), *env(UWSGI_ENV="PROBE_MARK=seen", **INJECTED))
     container.wait_until_serving()

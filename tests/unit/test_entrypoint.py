@@ -160,6 +160,16 @@ class StartTest(Configured):
         kept = self.start(dict(injected, UWSGI_MAX_REQUESTS="1000", UWSGI_ENV="A=b"))
         self.assertEqual(kept, {"UWSGI_MAX_REQUESTS": "1000", "UWSGI_ENV": "A=b"})
 
+    def test_what_a_service_named_uwsgi_something_injects_does_not_reach_uwsgi(self):
+        # kubectl expose deployment uwsgi-nginx: a Service uwsgi-nginx with a port named http.
+        injected = {"UWSGI_NGINX_SERVICE_HOST": "10.0.0.7", "UWSGI_NGINX_SERVICE_PORT": "80",
+                    "UWSGI_NGINX_SERVICE_PORT_HTTP": "80", "UWSGI_NGINX_PORT": "tcp://10.0.0.7:80",
+                    "UWSGI_NGINX_PORT_80_TCP": "tcp://10.0.0.7:80", "UWSGI_NGINX_PORT_80_TCP_ADDR": "10.0.0.7",
+                    "UWSGI_NGINX_PORT_80_TCP_PORT": "80", "UWSGI_NGINX_PORT_80_TCP_PROTO": "tcp"}
+        # uWSGI's own options of like names reach it: reuse-port, paste-name.
+        options = {"UWSGI_REUSE_PORT": "1", "UWSGI_PASTE_NAME": "main"}
+        self.assertEqual(self.start(dict(injected, **options)), options)
+
     def test_a_full_file_system_is_named_not_a_traceback(self):
         blocker = self.path("state")
         with open(blocker, "w") as output:

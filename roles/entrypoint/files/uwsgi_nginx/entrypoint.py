@@ -41,11 +41,19 @@ SHELLS = ("sh", "bash", "dash")
 SHELL_VARIABLES = ("PWD", "OLDPWD", "SHLVL", "_")
 # Where a sourced hook's variables are written (a variable only the hook's shell gets).
 EXPORTS_FILE = "UWSGI_NGINX_PRESTART_EXPORTS"
-# What a Kubernetes Service or a Docker link named uwsgi puts in the environment (UWSGI_PORT,
-# UWSGI_SERVICE_HOST, UWSGI_PORT_80_TCP_ADDR, UWSGI_NAME, UWSGI_ENV_*...): uWSGI would take each
-# for an option (UWSGI_<OPTION>), and its strict mode refuse to start.
-INJECTED = re.compile(r"UWSGI_(NAME|PORT|SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?"
-                      r"|PORT_[0-9]+_(TCP|UDP|SCTP)(_ADDR|_PORT|_PROTO)?|ENV_[A-Za-z0-9_]+)\Z")
+# What a Kubernetes Service whose name starts with uwsgi (uwsgi, uwsgi-nginx, ...) puts in the
+# environment (UWSGI_NGINX_SERVICE_HOST, UWSGI_NGINX_PORT=tcp://..., UWSGI_PORT_80_TCP_ADDR...),
+# and a Docker link aliased uwsgi (UWSGI_NAME, UWSGI_ENV_*): uWSGI would take each for an option
+# (UWSGI_<OPTION>), and its strict mode refuse to start. No uWSGI option has these shapes; a
+# *_PORT one (reuse-port) only with a value other than a service's URL.
+INJECTED_NAME = re.compile(r"UWSGI_(([A-Z0-9_]+_)?(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?"
+                           r"|PORT_[0-9]+_(TCP|UDP|SCTP)(_ADDR|_PORT|_PROTO)?)|NAME|ENV_[A-Za-z0-9_]+)\Z")
+INJECTED_PORT = re.compile(r"UWSGI_([A-Z0-9_]+_)?PORT\Z")
+SERVICE_URL = re.compile(r"(tcp|udp|sctp)://")
+
+
+def is_injected(name, value):
+    return bool(INJECTED_NAME.match(name) or (INJECTED_PORT.match(name) and SERVICE_URL.match(value)))
 
 
 class Stop(Exception):
@@ -203,7 +211,7 @@ def program_environment(environ, variables):
     UWSGI_<OPTION> variables itself; the settings applied here are in its configuration already,
     never to be applied twice, and what a Service or a link injects is no option of uWSGI's."""
     applied = settings.environment_names(variables)
-    injected = sorted(key for key in environ if INJECTED.match(key))
+    injected = sorted(key for key, value in environ.items() if is_injected(key, value))
     kept = dict((key, value) for key, value in environ.items()
                 if not (key.startswith("UWSGI_") and key in applied) and key not in injected)
     return kept, injected
