@@ -3,10 +3,12 @@
 strict) for every release from SUPPORTED's first to its last, checked for the usual mistakes,
 and its pod run under Docker as rendered.
 
-No cluster can run on this machine (no registry, no node images): the pod's container is run
-with `docker run` arguments translated from the rendered pod spec in code (pod_run_args), so that
-a change to a manifest changes what runs; the probes' commands run with `docker exec`, the
-preStop command before `docker stop` with what is left of the grace period."""
+No cluster can run on this machine (no registry, no node images): each of the pod's containers
+is run with `docker run` arguments translated from the rendered pod spec in code (pod_run_args),
+so that a change to a manifest changes what runs; the probes' commands run with `docker exec`,
+the preStop command before `docker stop` with what is left of the grace period. The split pod's
+two containers share the network namespace of a third that holds it (as the kubelet's pause
+container does) and publishes the port."""
 import math
 import re
 import shutil
@@ -18,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import DOCKER, REPO, docker, http_get, wait_for
+from conftest import DOCKER, REPO, Container, docker, http_get, wait_for
 from test_security import NON_ROOT_UID, PRIVILEGED_PORTS, READ_ONLY, image_processes, problems_in_logs
 
 KUSTOMIZE = REPO / "deploy" / "kubernetes"
@@ -33,6 +35,9 @@ HEALTHCHECK_TIMEOUT_SECONDS = 3
 HELLO = "Hello World from a default Nginx uWSGI"
 # nginx's and uWSGI's graceful stops, 4 s each at the most (docs/swarm.md).
 GRACEFUL_STOPS_SECONDS = 8
+# The overlay whose pod runs nginx and uWSGI as two containers; every other runs the all-in-one.
+SPLIT = "split"
+ALL_IN_ONE = [overlay for overlay in OVERLAYS if overlay != SPLIT]
 # Kubernetes' default seccomp profile is none (the kubelet's SeccompDefault is off by default).
 SECCOMP = {"RuntimeDefault": [], "Unconfined": ["--security-opt", "seccomp=unconfined"]}
 
@@ -54,9 +59,17 @@ def render(overlay):
     assert result.returncode == 0, result.stderr
     rendered = {}
     for document in yaml.safe_load_all(result.stdout):
+        if document["kind"] == "ConfigMap":
+            rendered.setdefault("ConfigMap", []).append(document)
+            continue
         assert document["kind"] not in rendered, "two objects of kind %s" % document["kind"]
         rendered[document["kind"]] = document
     return rendered
+
+
+def documents(rendered):
+    for kind, document in rendered.items():
+        yield from (document if kind == "ConfigMap" else [document])
 
 
 def pod_spec(rendered):
@@ -67,6 +80,30 @@ def the_container(rendered):
     """The pod's one container (the all-in-one image)."""
     [container] = pod_spec(rendered)["containers"]
     return container
+
+
+def containers_by_name(rendered):
+    return {container["name"]: container for container in pod_spec(rendered)["containers"]}
+
+
+def web_container(rendered):
+    """The container that takes the Service's requests: the one with the port named http."""
+    [container] = [container for container in pod_spec(rendered)["containers"]
+                   if any(port.get("name") == "http" for port in container.get("ports", []))]
+    return container
+
+
+def environment(rendered, container):
+    """The container's environment as the kubelet gives it: envFrom's ConfigMaps, then env."""
+    config_maps = {document["metadata"]["name"]: document for document in rendered.get("ConfigMap", [])}
+    variables = {}
+    for source in container.get("envFrom", []):
+        assert set(source) == {"configMapRef"}, source
+        variables.update(config_maps[source["configMapRef"]["name"]]["data"])
+    for variable in container.get("env", []):
+        assert set(variable) == {"name", "value"}, variable
+        variables[variable["name"]] = variable["value"]
+    return variables
 
 
 def env_of(container):
@@ -115,10 +152,11 @@ def supported_versions():
 @pytest.mark.parametrize("overlay", list(OVERLAYS))
 def test_every_overlay_renders_and_validates_against_the_schemas(overlay):
     rendered = render(overlay)
-    assert set(rendered) == {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"}, rendered
+    assert set(rendered) - {"ConfigMap"} == {"Deployment", "Service", "PodDisruptionBudget",
+                                             "HorizontalPodAutoscaler"}, rendered
     versions = supported_versions()
     for version in versions:
-        for document in rendered.values():
+        for document in documents(rendered):
             # Strict: a field the schema does not know (a typo, a field of another release) fails.
             kubernetes_validate.validate(document, version, strict=True)
     # A field misplaced is caught, not ignored: the check itself works.
@@ -150,10 +188,10 @@ def test_every_container_has_the_three_probes_requests_and_limits(overlay):
 @pytest.mark.parametrize("overlay", list(OVERLAYS))
 def test_the_grace_period_exceeds_the_prestop_pause_the_drain_and_the_graceful_stops(overlay):
     rendered = render(overlay)
-    container = the_container(rendered)
-    drain = int(env_of(container).get("DRAIN_SECONDS") or 0)
-    needed = prestop_seconds(container) + drain + GRACEFUL_STOPS_SECONDS
-    assert pod_spec(rendered)["terminationGracePeriodSeconds"] > needed
+    for container in pod_spec(rendered)["containers"]:
+        drain = int(environment(rendered, container).get("DRAIN_SECONDS") or 0)
+        needed = prestop_seconds(container) + drain + GRACEFUL_STOPS_SECONDS
+        assert pod_spec(rendered)["terminationGracePeriodSeconds"] > needed, container["name"]
 
 
 @pytest.mark.no_engine
@@ -175,7 +213,7 @@ def test_replicas_port_and_selectors_agree(overlay):
                      rendered["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]):
         assert selector and selector.items() <= labels.items(), (selector, labels)
     # The port: named once, nginx listening on it (LISTEN_PORT), the Service sending to it.
-    container = the_container(rendered)
+    container = web_container(rendered)
     [port] = container["ports"]
     assert port["name"] == "http" and env_of(container)["LISTEN_PORT"] == str(port["containerPort"]), container
     assert [service_port["targetPort"] for service_port in service["spec"]["ports"]] == ["http"]
@@ -217,16 +255,17 @@ def test_the_locked_down_overlay_is_what_docs_security_says_the_image_needs():
 
 # --- the pod's container under Docker, as rendered -------------------------------------------
 
-def pod_run_args(rendered):
-    """(docker run arguments, the command after the image, the published container port) of the
-    pod's one container, as Kubernetes would run it: what a field means to the kubelet, said to
-    Docker. A field it does not translate fails the test, rather than be left out."""
+def pod_run_args(rendered, container=None):
+    """(docker run arguments, the command after the image, the container port, or None) of one
+    of the pod's containers (default: its only one), as Kubernetes would run it: what a field
+    means to the kubelet, said to Docker. A field it does not translate fails the test, rather
+    than be left out."""
     pod = pod_spec(rendered)
-    container = the_container(rendered)
+    container = container or the_container(rendered)
     known_pod = {"containers", "securityContext", "volumes", "enableServiceLinks", "terminationGracePeriodSeconds"}
     assert set(pod) <= known_pod, set(pod) - known_pod
-    known = {"name", "image", "command", "args", "env", "ports", "resources", "securityContext", "volumeMounts",
-             "startupProbe", "readinessProbe", "livenessProbe", "lifecycle"}
+    known = {"name", "image", "command", "args", "env", "envFrom", "ports", "resources", "securityContext",
+             "volumeMounts", "startupProbe", "readinessProbe", "livenessProbe", "lifecycle"}
     assert set(container) <= known, set(container) - known
     # Kubernetes ignores the image's HEALTHCHECK; the probes run below. The kernel's own
     # privileged ports: not every runtime lets any user bind below 1024 as Docker does.
@@ -236,9 +275,8 @@ def pod_run_args(rendered):
     if "command" in container:
         args += ["--entrypoint", container["command"][0]]
         command = container["command"][1:] + command
-    for variable in container.get("env", []):
-        assert set(variable) == {"name", "value"}, variable
-        args += ["--env", "%s=%s" % (variable["name"], variable["value"])]
+    for name, value in sorted(environment(rendered, container).items()):
+        args += ["--env", "%s=%s" % (name, value)]
     context = security(rendered, container)
     known_security = {"runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups",
                       "readOnlyRootFilesystem", "allowPrivilegeEscalation", "capabilities", "seccompProfile"}
@@ -271,8 +309,9 @@ def pod_run_args(rendered):
     # The limits: the image counts its workers from the CPU limit.
     limits = container["resources"]["limits"]
     args += ["--cpus", str(quantity_cpus(limits["cpu"])), "--memory", str(quantity_bytes(limits["memory"]))]
-    [port] = container["ports"]
-    return args, command, port["containerPort"]
+    ports = [port["containerPort"] for port in container.get("ports", [])]
+    assert len(ports) <= 1, ports
+    return args, command, ports[0] if ports else None
 
 
 def run_probe(container, probe):
@@ -298,7 +337,7 @@ def uwsgi_workers(container):
     return sum(1 for ppid in uwsgi.values() if ppid == master)
 
 
-@pytest.mark.parametrize("overlay", list(OVERLAYS))
+@pytest.mark.parametrize("overlay", ALL_IN_ONE)
 def test_the_pod_runs_under_docker_as_rendered(overlay, image, start_container):
     rendered = render(overlay)
     pod, spec = pod_spec(rendered), the_container(rendered)
@@ -370,3 +409,104 @@ def test_the_translation_reads_the_manifest():
     the_container(rendered)["stdin"] = True
     with pytest.raises(AssertionError):
         pod_run_args(rendered)
+
+
+def run_in_pod(run, image, pod_name, rendered, container):
+    """One of the split pod's containers, started in the pod's network namespace."""
+    args, command, _ = pod_run_args(rendered, container)
+    name = "%s-%s" % (pod_name, container["name"])
+    docker("run", "--detach", "--name", name, "--label", run.label, "--network", "container:" + pod_name,
+           *args, image, *command)
+    return Container(name)
+
+
+def wait_for_probe(container, spec, probe):
+    def passes():
+        if not container.running():
+            raise AssertionError("%s exited:\n%s" % (container.name, container.logs()))
+        return run_probe(container, spec[probe])
+    wait_for(passes, spec[probe]["periodSeconds"] * spec[probe]["failureThreshold"],
+             interval=spec[probe]["periodSeconds"], message="%s's %s to pass" % (container.name, probe))
+
+
+def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container):
+    rendered = render(SPLIT)
+    pod, specs = pod_spec(rendered), containers_by_name(rendered)
+    assert set(specs) == {"nginx", "uwsgi"} and web_container(rendered) is specs["nginx"]
+    assert specs["nginx"]["args"] == ["run-nginx"] and specs["uwsgi"]["args"] == ["run-uwsgi"]
+    # The pod's network namespace, held by a container of its own that publishes the port.
+    holder = start_container(image, "--no-healthcheck", "--entrypoint", "sleep", command=["infinity"],
+                             port=specs["nginx"]["ports"][0]["containerPort"])
+    containers = {}
+    try:
+        for name in ("uwsgi", "nginx"):
+            containers[name] = run_in_pod(run, image, holder.name, rendered, specs[name])
+        nginx, uwsgi = containers["nginx"], containers["uwsgi"]
+        for name, container in containers.items():
+            wait_for_probe(container, specs[name], "startupProbe")
+            assert run_probe(container, specs[name]["readinessProbe"]), name
+            assert run_probe(container, specs[name]["livenessProbe"]), name
+        status, _, body = holder.wait_until_serving()
+        assert status == 200 and body.startswith(HELLO), body
+        # Each program alone in its container, uWSGI with two workers per CPU of its limit.
+        assert [cmd.split(" ")[0] for _, ppid, _, cmd in image_processes(nginx) if ppid == 1] == ["nginx:"]
+        assert uwsgi_workers(uwsgi) == 2 * math.ceil(quantity_cpus(specs["uwsgi"]["resources"]["limits"]["cpu"]))
+
+        # uWSGI killed: nginx's readiness fails (the pod leaves the Service), its liveness does
+        # not (nginx is not restarted); uWSGI's container restarted, the pod serves again.
+        nginx_started = nginx.inspect()["State"]["StartedAt"]
+        docker("kill", uwsgi.name)
+        wait_for(lambda: not run_probe(nginx, specs["nginx"]["readinessProbe"]), 10,
+                 message="nginx's readiness to fail")
+        assert holder.get()[0] == 502
+        assert run_probe(nginx, specs["nginx"]["livenessProbe"])
+        docker("start", uwsgi.name)
+        wait_for_probe(uwsgi, specs["uwsgi"], "startupProbe")
+        wait_for(lambda: run_probe(nginx, specs["nginx"]["readinessProbe"]), 10,
+                 message="nginx's readiness to pass again")
+        assert holder.get()[0] == 200
+        assert nginx.inspect()["State"]["StartedAt"] == nginx_started and nginx.running()
+
+        # Stopped as Kubernetes stops a pod: every container's preStop at once, serving all
+        # along; each container then gets SIGTERM with what is left of the grace period. nginx
+        # stops first, finishing its requests, while uWSGI's longer pause keeps it serving.
+        started = time.monotonic()
+        pauses = {name: subprocess.Popen([DOCKER, "exec", container.name,
+                                          *specs[name]["lifecycle"]["preStop"]["exec"]["command"]],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                  for name, container in containers.items()}
+        answers = []
+        stop = threading.Event()
+
+        def keep_asking():
+            while not stop.is_set():
+                answers.append(holder.get())
+        asker = threading.Thread(target=keep_asking)
+        asker.start()
+        stoppers = []
+        try:
+            assert pauses["nginx"].wait(timeout=pod["terminationGracePeriodSeconds"]) == 0
+        finally:
+            stop.set()
+            asker.join()
+        assert answers and all(answer and answer[0] == 200 for answer in answers), answers[:3]
+
+        def stop_after_pause(name):
+            assert pauses[name].wait(timeout=pod["terminationGracePeriodSeconds"]) == 0
+            remaining = pod["terminationGracePeriodSeconds"] - math.ceil(time.monotonic() - started)
+            began = time.monotonic()
+            docker("stop", "--time", str(remaining), containers[name].name, timeout=remaining + 30)
+            stoppers.append((name, time.monotonic() - began < remaining))
+        threads = [threading.Thread(target=stop_after_pause, args=(name,)) for name in containers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(stoppers) == [("nginx", True), ("uwsgi", True)], "killed at the end of the grace period"
+        for name, container in containers.items():
+            state, logs = container.inspect()["State"], container.logs()
+            assert state["ExitCode"] == 0 and not state["OOMKilled"], (name, logs)
+            assert problems_in_logs(logs) == [], (name, logs)
+    finally:
+        for container in containers.values():
+            docker("rm", "--force", container.name, check=False)

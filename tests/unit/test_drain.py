@@ -24,11 +24,10 @@ class DrainTest(Files):
         self.assertEqual((self.slept, drain.stopping(self.root)), ([], False))
 
     def test_a_length_marks_the_container_stopping_then_waits_it(self):
-        url_file = self.file("healthcheck-url", "http://127.0.0.1:9/unanswered\n")
         self.file("drain-seconds", "5\n")
         self.assertEqual(drain.main([], self.root), 0)
         self.assertEqual((self.slept, drain.stopping(self.root)), ([5], True))
-        self.assertEqual(healthcheck.main([], url_file), 1)
+        self.assertEqual(healthcheck.main([], self.root), 1)
 
 
 class EntrypointTest(Configured):

@@ -35,11 +35,14 @@ class Configured(unittest.TestCase):
         self.write("templates/app.conf.j2", TEMPLATE)
         self.write("tmpfiles.d/state.conf", "d %s 0755\n" % self.path("state"))
         self.config = {
-            "command": "run-programs", "state_dir": self.path("state"), "template_dir": self.path("templates"),
+            "command": "run-programs", "programs": [{"name": "uwsgi", "command": "true"}],
+            "state_dir": self.path("state"), "template_dir": self.path("templates"),
             "tmpfiles_dir": self.path("tmpfiles.d"), "replacements": {"/etc/app.conf": self.path("app/app.conf")},
-            "templates": [{"template": "app.conf.j2", "dest": "/etc/app.conf", "validate": ["true", "%s"]}],
+            "templates": [{"role": "uwsgi", "template": "app.conf.j2", "dest": "/etc/app.conf",
+                           "validate": ["true", "%s"]}],
             "healthcheck_url": "http://127.0.0.1:{nginx_listen_port}/health",
-            "variables": {"uwsgi_processes": "auto", "nginx_listen_port": 80,
+            "nginx_alive_url": "http://127.0.0.1:{nginx_listen_port}/alive",
+            "variables": {"uwsgi_processes": "auto", "nginx_listen_port": 80, "uwsgi_socket": "/run/uwsgi/uwsgi.sock",
                           "nginx_static_path": self.path("app/static"),
                           "entrypoint_prestart_script": self.path("app/prestart.sh")},
         }
@@ -71,6 +74,23 @@ class StartTest(Configured):
         self.assertEqual(self.read("state/healthcheck-url"), "http://127.0.0.1:80/health\n")
         self.start({"LISTEN_PORT": "8080"})
         self.assertEqual(self.read("state/healthcheck-url"), "http://127.0.0.1:8080/health\n")
+        self.assertEqual(self.read("state/nginx-alive-url"), "http://127.0.0.1:8080/alive\n")
+
+    def test_one_program_alone_renders_its_roles_templates_and_checks_its_settings(self):
+        self.config["templates"].append({"role": "nginx", "template": "app.conf.j2", "dest": "/etc/nginx.conf"})
+        entrypoint.start(self.config, {"UWSGI_PROCESSES": "x", "LISTEN_PORT": "81"}, 1, 0, "nginx")
+        self.assertEqual(sorted(os.listdir(self.path("state"))),
+                         ["drain-seconds", "healthcheck-url", "nginx-alive-url", "nginx.conf"])
+        self.assertEqual(self.read("state/healthcheck-url"), "http://127.0.0.1:81/health\n")
+        with self.assertRaises(entrypoint.Stop):
+            entrypoint.start(self.config, {"UWSGI_PROCESSES": "x"}, 1, 0, "uwsgi")
+
+    def test_uwsgi_alone_is_probed_at_its_socket(self):
+        entrypoint.start(self.config, {}, 1, 0, "uwsgi")
+        self.assertEqual(self.read("state/healthcheck-url"), "uwsgi://unix:/run/uwsgi/uwsgi.sock:/health\n")
+        self.assertFalse(os.path.exists(self.path("state/nginx-alive-url")))
+        entrypoint.start(self.config, {"UWSGI_SOCKET": ":3031"}, 1, 0, "uwsgi")
+        self.assertEqual(self.read("state/healthcheck-url"), "uwsgi://127.0.0.1:3031/health\n")
 
     def test_a_bad_setting_stops_before_anything_is_written(self):
         with self.assertRaises(entrypoint.Stop) as raised:
@@ -99,7 +119,8 @@ class StartTest(Configured):
         kept = self.start({"PATH": "/usr/bin:/bin", "HOME": "/root"})
         self.assertEqual(kept, {"PATH": "/usr/bin:/bin:/opt/bin", "HOME": "/root",
                                 "DATABASE_URL": "sqlite:////data/app.db"})
-        self.assertEqual(sorted(os.listdir(self.path("state"))), ["app.conf", "drain-seconds", "healthcheck-url"])
+        self.assertEqual(sorted(os.listdir(self.path("state"))),
+                         ["app.conf", "drain-seconds", "healthcheck-url", "nginx-alive-url"])
 
     def test_a_hook_in_another_language_runs_as_a_child(self):
         self.write("app/prestart.sh", "#!%s\nimport os\nos.environ['LOST'] = '1'\n" % sys.executable)
@@ -241,6 +262,15 @@ class MainTest(Configured):
         code, out, _ = self.main("sh", "-c", "echo $LISTEN_PORT", LISTEN_PORT="x")
         self.assertEqual((code, out), (0, "x\n"))
         self.assertFalse(os.path.exists(self.path("state")))
+
+    def test_run_name_starts_that_program_alone(self):
+        self.config["programs"] = [{"name": "uwsgi", "command": "true"}, {"name": "env", "command": "env"}]
+        self.config["templates"].append({"role": "env", "template": "app.conf.j2", "dest": "/etc/env.conf"})
+        code, _, err = self.main("run-env", UWSGI_PROCESSES="x", LISTEN_PORT="81")
+        self.assertEqual(code, 127)  # after the start: there is no run-env command here
+        self.assertIn("cannot run run-env", err)
+        self.assertEqual(sorted(os.listdir(self.path("state"))),
+                         ["drain-seconds", "env.conf", "healthcheck-url", "nginx-alive-url"])
 
     def test_a_command_that_does_not_exist_exits_127(self):
         code, _, err = self.main("no-such-command")

@@ -113,6 +113,71 @@ class VariablesTest(unittest.TestCase):
         self.assertEqual(settings.variable_errors({"uwsgi_listen": "anything", "nginx_user": 5}, 1), [])
 
 
+SOCKETS = {"uwsgi_socket": "/run/uwsgi/uwsgi.sock", "uwsgi_websocket_socket": "/run/uwsgi/websocket.sock",
+           "nginx_uwsgi_socket": "/run/uwsgi/uwsgi.sock", "nginx_uwsgi_websocket_socket": "/run/uwsgi/websocket.sock"}
+
+
+class SocketTest(unittest.TestCase):
+    def sockets(self, environ, roles=None):
+        values = dict(SOCKETS)
+        given = settings.from_environment(environ, values, 1, roles)
+        return dict((name, value) for name, value in values.items() if value != SOCKETS[name]), given
+
+    def test_a_socket_is_a_path_or_host_and_port(self):
+        for text in ("/srv/app.sock", ":3031", "127.0.0.1:3031", "uwsgi:3031", "[::1]:3031", "uwsgi.svc.local:1"):
+            self.assertEqual(messages({"UWSGI_SOCKET": text}, values=SOCKETS), [], text)
+        for text in ("app.sock", "3031", "uwsgi:", "uwsgi:70000", "uwsgi:0", "/srv/../app.sock", "-host:1"):
+            self.assertEqual(messages({"UWSGI_SOCKET": text}, values=SOCKETS), [
+                'UWSGI_SOCKET="%s": expected an absolute path (a unix socket) or [host]:port (TCP, e.g. :3031, '
+                '127.0.0.1:3031, uwsgi:3031)' % text], text)
+
+    def test_nginx_and_the_websocket_sockets_follow_uwsgis(self):
+        self.assertEqual(self.sockets({"UWSGI_SOCKET": "/srv/uwsgi/app.sock"})[0], {
+            "uwsgi_socket": "/srv/uwsgi/app.sock", "uwsgi_websocket_socket": "/srv/uwsgi/websocket.sock",
+            "nginx_uwsgi_socket": "/srv/uwsgi/app.sock", "nginx_uwsgi_websocket_socket": "/srv/uwsgi/websocket.sock"})
+        # Beside a TCP socket no WebSocket one, unless given; nginx follows what is given.
+        changed, given = self.sockets({"UWSGI_SOCKET": "127.0.0.1:3031"})
+        self.assertEqual(changed, {"uwsgi_socket": "127.0.0.1:3031", "uwsgi_websocket_socket": "",
+                                   "nginx_uwsgi_socket": "127.0.0.1:3031", "nginx_uwsgi_websocket_socket": ""})
+        self.assertEqual(given, set(SOCKETS))
+        self.assertEqual(self.sockets({"UWSGI_SOCKET": ":3031", "UWSGI_WEBSOCKET_SOCKET": ":3032"})[0], {
+            "uwsgi_socket": ":3031", "uwsgi_websocket_socket": ":3032",
+            "nginx_uwsgi_socket": ":3031", "nginx_uwsgi_websocket_socket": ":3032"})
+
+    def test_nginx_given_its_own_socket_follows_it_not_uwsgis(self):
+        # nginx in a container of its own, uWSGI in another (Compose, Swarm).
+        self.assertEqual(self.sockets({"NGINX_UWSGI_SOCKET": "uwsgi:3031"}, roles={"nginx", "entrypoint"})[0], {
+            "nginx_uwsgi_socket": "uwsgi:3031", "nginx_uwsgi_websocket_socket": ""})
+        self.assertEqual(self.sockets({"NGINX_UWSGI_SOCKET": "uwsgi:3031", "NGINX_UWSGI_WEBSOCKET_SOCKET": "uwsgi:3032",
+                                       "UWSGI_SOCKET": ":3031", "UWSGI_WEBSOCKET_SOCKET": ":3032"},
+                                      roles={"nginx", "entrypoint"})[0]["nginx_uwsgi_websocket_socket"], "uwsgi:3032")
+
+    def test_one_programs_settings_are_its_own_and_those_it_follows(self):
+        values = dict(BUILT, **SOCKETS)
+        environ = {"UWSGI_PROCESSES": "x", "UWSGI_SOCKET": ":3031", "LISTEN_PORT": "81"}
+        self.assertEqual(settings.from_environment(environ, values, 1, {"nginx", "entrypoint"}),
+                         set(["uwsgi_socket", "uwsgi_websocket_socket", "nginx_uwsgi_socket",
+                              "nginx_uwsgi_websocket_socket", "nginx_listen_port"]))
+        self.assertEqual(messages({"UWSGI_PROCESSES": "x", "LISTEN_PORT": "x"}, values=values), [
+            'UWSGI_PROCESSES="x": expected a whole number from 1 to 1024 or auto',
+            'LISTEN_PORT="x": expected a whole number from 1 to 65535'])
+        with self.assertRaises(settings.Invalid) as raised:
+            settings.from_environment({"UWSGI_PROCESSES": "x", "LISTEN_PORT": "x"}, dict(values), 1,
+                                      {"uwsgi", "entrypoint"})
+        self.assertEqual(raised.exception.args[0],
+                         ['UWSGI_PROCESSES="x": expected a whole number from 1 to 1024 or auto'])
+
+    def test_a_host_name_is_told_from_an_address(self):
+        self.assertEqual([settings.is_host_name(socket) for socket in (
+            "uwsgi:3031", "uwsgi.default.svc:3031", "127.0.0.1:3031", "[::1]:3031", ":3031", "/run/uwsgi.sock")],
+            [True, True, False, False, False, False])
+
+    def test_nginx_names_a_socket_its_way(self):
+        sockets = ("/run/uwsgi/uwsgi.sock", ":3031", "uwsgi:3031")
+        self.assertEqual([settings.nginx_address(socket) for socket in sockets],
+                         ["unix:/run/uwsgi/uwsgi.sock", "127.0.0.1:3031", "uwsgi:3031"])
+
+
 class CountTest(unittest.TestCase):
     def test_auto_is_counted_per_cpu_as_the_table_says(self):
         self.assertEqual(settings.count("auto", "uwsgi_processes", 3), 6)
@@ -124,7 +189,7 @@ class CountTest(unittest.TestCase):
         self.assertEqual(len(set(s.env for s in settings.SETTINGS)), len(settings.SETTINGS))
         self.assertEqual(len(settings.BY_VARIABLE), len(settings.SETTINGS))
         for setting in settings.SETTINGS:
-            self.assertIn(setting.kind, ("int", "bool", "text", "file", "directory"), setting.env)
+            self.assertIn(setting.kind, ("int", "bool", "text", "file", "directory", "socket"), setting.env)
             self.assertTrue(setting.meaning, setting.env)
 
 

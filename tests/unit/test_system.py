@@ -37,6 +37,14 @@ class CpusTest(Files):
         self.assertEqual(self.cpus("0-7", {"cpu.max": "1000 100000\n"}), 1)
 
 
+class NameserversTest(Files):
+    def test_the_nameserver_lines_in_their_order(self):
+        conf = self.file("resolv.conf", "# Docker\nsearch example\nnameserver 127.0.0.11\noptions ndots:0\n"
+                                        "nameserver fd00::1\nnameserver\n")
+        self.assertEqual(system.nameservers(conf), ["127.0.0.11", "fd00::1"])
+        self.assertEqual(system.nameservers(conf + ".missing"), [])
+
+
 class TmpfilesTest(Files):
     def test_d_lines_in_file_order_with_dashes_for_what_is_not_given(self):
         self.file("tmpfiles.d/b.conf", "# comment\n\nd /run/b 0700 root root -\n")

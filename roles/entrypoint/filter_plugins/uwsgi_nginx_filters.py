@@ -3,7 +3,11 @@ the image's entrypoint runs (one implementation of the checks and of `auto`).
 
 uwsgi_nginx_count(value, variable, cpus)      a count setting's value, `auto` counted per CPU
 uwsgi_nginx_per_cpu(variable)                 how many `auto` stands for per CPU
-uwsgi_nginx_setting_errors(variables, cpus)   a message for each role variable the contract refuses"""
+uwsgi_nginx_setting_errors(variables, cpus)   a message for each role variable the contract refuses
+uwsgi_nginx_websocket_socket(socket)          uWSGI's WebSocket socket that follows its socket
+uwsgi_nginx_address(socket)                   a socket as nginx names it (unix:PATH, host:port)
+uwsgi_nginx_is_unix_socket(socket)            a path, not [host]:port
+uwsgi_nginx_is_host_name(socket)              host:port with a host name, not an address"""
 import os
 import sys
 

@@ -9,17 +9,22 @@ Before the default command (run-supervisord), at every start:
      exports reaches the programs, any other with its own interpreter; then gives what it made
      in the app's data directory (the tmpfiles.d Z lines) to the app's user;
   4. renders the roles' templates with the variables this image was built with, overridden by
-     those settings, and the two facts the templates read, which Ansible gathers on a host: the
-     CPUs the container may use (processor_vcpus) and the user it runs as (effective_user_id:
-     other than root, no switch to the workers' users); into the state directory (the image's
-     own files are left as the build wrote them);
+     those settings, and the facts the templates read, which Ansible gathers on a host: the
+     CPUs the container may use (processor_vcpus), the user it runs as (effective_user_id:
+     other than root, no switch to the workers' users) and the resolvers (dns.nameservers: uWSGI
+     named by host name is looked up through them); into the state directory (the image's own
+     files are left as the build wrote them);
   5. checks the result (each template's validate command: nginx -t), writes the health
      probe's URL, and runs the command.
-Any other command (a shell, a one-off script) runs as given, with nothing checked or written.
+The same sequence runs before run-NAME, one program alone (program.py; run-uwsgi, run-nginx),
+for that program's role only: its settings (and those they follow) checked, its templates
+rendered, its health probe's URL written. Any other command (a shell, a one-off script) runs as
+given, with nothing checked or written.
 
 The build describes all of it in one JSON file (the entrypoint role writes it): command,
-state_dir, template_dir, tmpfiles_dir, templates ([{template, dest, validate}]),
-replacements ({dest: file that replaces it when it exists}), healthcheck_url and variables.
+programs ([{name, command, stopsignal, stopwaitsecs}]), state_dir, template_dir, tmpfiles_dir,
+templates ([{role, template, dest, validate}]), replacements ({dest: file that replaces it when
+it exists}), healthcheck_url, nginx_alive_url and variables.
 Python 2.7 and 3."""
 from __future__ import print_function
 
@@ -31,9 +36,16 @@ import subprocess
 import sys
 import tempfile
 
-from uwsgi_nginx import app, drain, settings, system
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # Python 2
+    from urlparse import urlsplit
+
+from uwsgi_nginx import app, drain, healthcheck, settings, system
 
 NAME = "uwsgi-nginx-entrypoint"
+# This role: its settings (PRE_START_PATH, DRAIN_SECONDS) are every command's.
+ROLE = "entrypoint"
 MANAGED = "Written by %s at container start; edits are lost at the next start" % NAME
 PRESTART = "entrypoint_prestart_script"
 # Shells whose scripts are sourced as hooks, and what a shell sets for itself.
@@ -167,8 +179,8 @@ def rendered_path(config, template):
     return os.path.join(config["state_dir"], os.path.basename(template["dest"]))
 
 
-def render(config, variables):
-    """Writes every template's file; returns the replacement files used, by the file they replace."""
+def render(config, templates, variables):
+    """Writes each template's file; returns the replacement files used, by the file they replace."""
     import jinja2
 
     # Ansible's template module's settings, so that both render the same text.
@@ -177,7 +189,7 @@ def render(config, variables):
         undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
     environment.filters.update(settings.FILTERS)
     used = {}
-    for template in config["templates"]:
+    for template in templates:
         replacement = config["replacements"].get(template["dest"])
         if replacement and os.path.isfile(replacement):
             with open(replacement, "rb") as source:
@@ -190,10 +202,10 @@ def render(config, variables):
     return used
 
 
-def validate(config, replacements):
+def validate(config, templates, replacements):
     """Each template's validate command, %s standing for the file written (as Ansible's). A
     replacement the command rejects is told what it must be written for."""
-    for template in config["templates"]:
+    for template in templates:
         if not template.get("validate"):
             continue
         command = [argument.replace("%s", rendered_path(config, template)) for argument in template["validate"]]
@@ -217,11 +229,24 @@ def program_environment(environ, variables):
     return kept, injected
 
 
-def start(config, environ, cpus, user_id):
-    """The start sequence; returns the environment the command runs with."""
+def health_urls(config, program, variables):
+    """What uwsgi-nginx-healthcheck asks, by check: with nginx, the app through it and nginx
+    itself; uWSGI alone, the app at uWSGI's socket (the uwsgi protocol), on the same path."""
+    app_url = config["healthcheck_url"].format(**variables)
+    if program != "uwsgi":
+        return {"app": app_url, "nginx": config["nginx_alive_url"].format(**variables)}
+    socket = variables["uwsgi_socket"]
+    address = settings.nginx_address(socket) + (":" if settings.is_unix_socket(socket) else "")
+    return {"app": "uwsgi://%s%s" % (address, urlsplit(app_url).path)}
+
+
+def start(config, environ, cpus, user_id, program=None):
+    """The start sequence, for every program or one alone; returns the environment the command
+    runs with."""
+    templates = [template for template in config["templates"] if program in (None, template["role"])]
     variables = dict(config["variables"])
     try:
-        given = settings.from_environment(environ, variables, cpus)
+        given = settings.from_environment(environ, variables, cpus, program and set([program, ROLE]))
     except settings.Invalid as invalid:
         raise stop(*invalid.args[0])
     # The app's directory is the container's working directory (the image's WORKDIR, /app, or
@@ -229,12 +254,11 @@ def start(config, environ, cpus, user_id):
     if "uwsgi_app_dir" in variables and os.getcwd() != "/":
         variables["uwsgi_app_dir"] = os.getcwd()
     variables["ansible_managed"] = MANAGED
-    variables["ansible_facts"] = {"processor_vcpus": cpus, "effective_user_id": user_id}
+    variables["ansible_facts"] = {"processor_vcpus": cpus, "effective_user_id": user_id,
+                                  "dns": {"nameservers": system.nameservers()}}
     try:
         system.make_directories(config["tmpfiles_dir"])
-        # A drain the last stop began (docker restart keeps /run) is over.
-        if drain.stopping(config["state_dir"]):
-            os.remove(os.path.join(config["state_dir"], drain.STOPPING_FILE))
+        drain.prepare(config["state_dir"], variables.get("entrypoint_drain_seconds", 0), system.write)
         check_paths(variables, given, [PRESTART])
         if variables.get(PRESTART):
             environ = dict(environ, **run_prestart(variables[PRESTART], config["state_dir"], environ))
@@ -244,12 +268,11 @@ def start(config, environ, cpus, user_id):
             print("%s: %s" % (NAME, failure), file=sys.stderr)
         # After the hook, which may have made them.
         check_paths(variables, given, [s.variable for s in settings.SETTINGS if s.variable in variables])
-        fit_the_app(variables)
-        validate(config, render(config, variables))
-        system.write(os.path.join(config["state_dir"], "healthcheck-url"),
-                     config["healthcheck_url"].format(**variables) + "\n")
-        system.write(os.path.join(config["state_dir"], drain.SECONDS_FILE),
-                     "%s\n" % variables.get("entrypoint_drain_seconds", 0))
+        if program in (None, "uwsgi"):
+            fit_the_app(variables)
+        validate(config, templates, render(config, templates, variables))
+        for check, url in health_urls(config, program, variables).items():
+            system.write(os.path.join(config["state_dir"], healthcheck.URL_FILES[check]), url + "\n")
     except system.NotPrepared as error:
         raise stop(str(error))
     kept, injected = program_environment(environ, variables)
@@ -266,9 +289,11 @@ def main(argv, config_path):
     environ = dict(os.environ)
     with open(config_path) as config_file:
         config = json.load(config_file)
-    if os.path.basename(argv[0]) == config["command"]:
+    commands = dict(("run-" + program["name"], program["name"]) for program in config["programs"])
+    commands[config["command"]] = None
+    if os.path.basename(argv[0]) in commands:
         try:
-            environ = start(config, environ, system.available_cpus(), os.geteuid())
+            environ = start(config, environ, system.available_cpus(), os.geteuid(), commands[os.path.basename(argv[0])])
         except Stop as reason:
             print(str(reason), file=sys.stderr)
             return reason.code

@@ -13,6 +13,9 @@ import re
 # An absolute path of letters, digits and . _ @ + -, no part starting with a dot: nothing a
 # configuration file would need to quote, no way up (..).
 PATH_PATTERN = r"(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+/?"
+# A socket: such a path (unix), or [host]:port (TCP; no host: every address, for uWSGI, and
+# loopback, for nginx). The host a name, an IPv4 address or an IPv6 one in brackets.
+TCP_SOCKET_PATTERN = r"([A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\])?:[0-9]{1,5}"
 BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
             "0": False, "false": False, "no": False, "off": False}
 PATH_KINDS = ("file", "directory")
@@ -28,10 +31,13 @@ class Setting(object):
     kind text: the whole value matches pattern; accepts says the same in words; optional, the
       role variable may be empty (none; the environment cannot say empty: empty is unset).
     kind file, directory: an absolute path; named in the environment it must exist, a default
-      that does not exist leaves the setting unset."""
+      that does not exist leaves the setting unset.
+    kind socket: a unix socket's absolute path or a TCP [host]:port; optional as for text.
+    follows: when the environment leaves this one unset, the first of these (variable, how)
+      that it gives, or that follows one it gives, sets it: how(value) (None: the same)."""
 
     def __init__(self, env, variable, kind, meaning, minimum=None, maximum=None, words=(),
-                 per_cpu=None, below=None, pattern=None, accepts=None, optional=False):
+                 per_cpu=None, below=None, pattern=None, accepts=None, optional=False, follows=()):
         self.env = env
         self.variable = variable
         self.kind = kind
@@ -44,6 +50,32 @@ class Setting(object):
         self.pattern = pattern
         self.accepts_text = accepts
         self.optional = optional
+        self.follows = follows
+
+
+def is_unix_socket(socket):
+    return socket.startswith("/")
+
+
+def websocket_socket(socket):
+    """Where uWSGI takes WebSocket requests when only its socket is given: websocket.sock next
+    to a unix socket; none beside a TCP one (there is no port to derive it from)."""
+    return socket.rsplit("/", 1)[0] + "/websocket.sock" if is_unix_socket(socket) else ""
+
+
+def is_host_name(socket):
+    """A TCP socket whose host is a name, not an address (nor left out)."""
+    if is_unix_socket(socket):
+        return False
+    host = socket.rsplit(":", 1)[0]
+    return bool(host) and not host.startswith("[") and not re.match(r"[0-9.]+\Z", host)
+
+
+def nginx_address(socket):
+    """A socket as nginx names it: unix:PATH, or host:port (no host: loopback)."""
+    if is_unix_socket(socket):
+        return "unix:" + socket
+    return ("127.0.0.1" + socket) if socket.startswith(":") else socket
 
 
 SETTINGS = (
@@ -102,6 +134,20 @@ SETTINGS = (
             meaning="follow symbolic links below `STATIC_PATH`; off, they get 403 (one could lead out of it)"),
     Setting("STATIC_DOTFILES", "nginx_static_dotfiles", "bool",
             meaning="serve names starting with a dot (`.env`, `.git/`) below `STATIC_PATH`; off, they get 404"),
+    Setting("UWSGI_SOCKET", "uwsgi_socket", "socket",
+            meaning="where uWSGI takes nginx's requests: a unix socket's path, or `[host]:port` for TCP (`:3031`: "
+                    "every address), for nginx in another container (`run-uwsgi`)"),
+    Setting("UWSGI_WEBSOCKET_SOCKET", "uwsgi_websocket_socket", "socket", optional=True,
+            follows=(("uwsgi_socket", websocket_socket),),
+            meaning="where uWSGI takes WebSocket requests, over HTTP: a path or `[host]:port`; follows "
+                    "`UWSGI_SOCKET` (`websocket.sock` next to a unix socket; none beside a TCP one)"),
+    Setting("NGINX_UWSGI_SOCKET", "nginx_uwsgi_socket", "socket", follows=(("uwsgi_socket", None),),
+            meaning="where nginx passes requests to uWSGI: a path or `host:port` (`uwsgi:3031`, uWSGI in "
+                    "another container); follows `UWSGI_SOCKET`"),
+    Setting("NGINX_UWSGI_WEBSOCKET_SOCKET", "nginx_uwsgi_websocket_socket", "socket", optional=True,
+            follows=(("uwsgi_websocket_socket", None), ("nginx_uwsgi_socket", websocket_socket)),
+            meaning="where nginx passes WebSocket requests to uWSGI; follows `UWSGI_WEBSOCKET_SOCKET`, else "
+                    "`NGINX_UWSGI_SOCKET` as that one follows `UWSGI_SOCKET`"),
     Setting("PRE_START_PATH", "entrypoint_prestart_script", "file",
             meaning="the prestart hook, run before nginx and uWSGI at every start"),
     Setting("DRAIN_SECONDS", "entrypoint_drain_seconds", "int", minimum=0, maximum=3600,
@@ -159,6 +205,8 @@ def accepts(setting, name, values=None, cpus=None):
         return "one of 1, 0, true, false, yes, no, on, off"
     if setting.kind == "text":
         return setting.accepts_text
+    if setting.kind == "socket":
+        return "an absolute path (a unix socket) or [host]:port (TCP, e.g. :3031, 127.0.0.1:3031, uwsgi:3031)"
     return "an absolute path of letters, digits and . _ @ + - (no part starting with .)"
 
 
@@ -175,6 +223,10 @@ def parse(setting, text):
         return BOOLEANS.get(text.lower())
     elif setting.kind == "text":
         if full_match(setting.pattern, text):
+            return text
+    elif setting.kind == "socket":
+        if full_match(PATH_PATTERN, text) or (full_match(TCP_SOCKET_PATTERN, text)
+                                              and 1 <= int(text.rsplit(":", 1)[1]) <= 65535):
             return text
     elif text and full_match(PATH_PATTERN, text):
         return text
@@ -207,14 +259,34 @@ def check(texts, values, cpus, name):
         raise Invalid(messages)
 
 
-def from_environment(environ, values, cpus):
+def follow(values, given):
+    """Sets, in values, the settings that follow one among given (variables) and are not given
+    themselves; returns the variables given or set so."""
+    chosen = set(given)
+    for setting in SETTINGS:
+        if setting.variable in chosen or setting.variable not in values:
+            continue
+        for variable, how in setting.follows:
+            if variable in chosen:
+                values[setting.variable] = how(values[variable]) if how else values[variable]
+                chosen.add(setting.variable)
+                break
+    return chosen
+
+
+def from_environment(environ, values, cpus, roles=None):
     """The settings the environment gives (an empty value counts as unset) applied to values,
     the role variables the build recorded (settings whose variable is not there are not this
-    container's); returns the variables set. Raises Invalid."""
+    container's), and those that follow them; with roles, only the settings of those roles
+    (variables named role_*) and those they follow. Returns the variables set. Raises Invalid."""
+    def own(setting):
+        return roles is None or setting.variable.split("_", 1)[0] in roles
+    wanted = set(setting.variable for setting in SETTINGS if own(setting))
+    wanted.update(variable for setting in SETTINGS if own(setting) for variable, _ in setting.follows)
     texts = dict((setting.variable, environ[setting.env]) for setting in SETTINGS
-                 if setting.variable in values and environ.get(setting.env, "") != "")
+                 if setting.variable in values and setting.variable in wanted and environ.get(setting.env, "") != "")
     check(texts, values, cpus, lambda setting: setting.env)
-    return set(texts)
+    return follow(values, set(texts))
 
 
 def variable_errors(variables, cpus):
@@ -246,4 +318,8 @@ FILTERS = {
     "uwsgi_nginx_count": count,
     "uwsgi_nginx_per_cpu": per_cpu,
     "uwsgi_nginx_setting_errors": variable_errors,
+    "uwsgi_nginx_websocket_socket": websocket_socket,
+    "uwsgi_nginx_address": nginx_address,
+    "uwsgi_nginx_is_unix_socket": is_unix_socket,
+    "uwsgi_nginx_is_host_name": is_host_name,
 }

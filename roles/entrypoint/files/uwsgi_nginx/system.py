@@ -54,6 +54,16 @@ def available_cpus(status_path="/proc/self/status", cgroup_root="/sys/fs/cgroup"
     return max(total, 1)
 
 
+def nameservers(resolv_conf="/etc/resolv.conf"):
+    """The resolvers /etc/resolv.conf names, as Ansible's dns fact has them."""
+    try:
+        with open(resolv_conf) as conf:
+            return [fields[1] for fields in (line.split() for line in conf)
+                    if len(fields) >= 2 and fields[0] == "nameserver"]
+    except (IOError, OSError):
+        return []
+
+
 def tmpfiles_lines(tmpfiles_dir, kind="d"):
     """[(path, mode, user, group)] of the lines of one kind of the *.conf files in tmpfiles_dir,
     in the files' order; "-" for a mode, user or group that is not given. "d": a directory to
