@@ -22,6 +22,8 @@ BAD_INPUTS = {
     "negative harakiri": ({"uwsgi_harakiri": -1}, "uwsgi_harakiri"),
     "cheaper not below the processes per CPU": ({"uwsgi_cheaper": 1024}, "uwsgi_cheaper"),
     "read timeout of 0": ({"nginx_uwsgi_read_timeout": 0}, "nginx_uwsgi_read_timeout"),
+    "socket neither a path nor host and port": ({"uwsgi_socket": "uwsgi.sock"}, "uwsgi_socket"),
+    "connect timeout above nginx's limit": ({"nginx_uwsgi_connect_timeout": 600}, "nginx_uwsgi_connect_timeout"),
     "program without a command": ({"supervisor_programs": [{"name": "web"}]}, "supervisor_programs"),
     "unknown provision target": ({"provision_target": "vm"}, "provision_target"),
 }

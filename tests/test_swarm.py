@@ -1,11 +1,13 @@
-"""On an orchestrator (issue 11): deploy/stack.yaml on a live one-node Docker Swarm, under a steady
-load for every step, and deploy/compose.yaml on one host.
+"""On an orchestrator (issues 11 and 12): deploy/stack.yaml on a live one-node Docker Swarm, under a
+steady load for every step, its split layer (deploy/stack.split.yaml: nginx and uWSGI as services
+of their own), and deploy/compose.yaml, whole and split, on one host.
 
 This machine's kernel has no IPVS, so neither Swarm's routing mesh nor a service's virtual IP
 works here: the stack is deployed as written but for endpoint_mode dnsrr (the service's name
 resolves to its running, healthy tasks), no published port, and an attachable overlay network
 the load client (tests/swarm/load_client.py, in a container on it) shares; its health check and
-monitor windows are shortened, so that a step takes seconds. Every request counts: connection
+monitor windows are shortened, so that a step takes seconds; the same goes for a service a
+layer adds (the split's uWSGI). Every request counts: connection
 errors, timeouts and non-200 answers are failures. The swarm is left at the end if the test
 made it (tests/run.sh leaves it too, if the run is killed)."""
 import contextlib
@@ -76,6 +78,16 @@ def network(swarm, run):
              message="the network %s to be removed" % name)
 
 
+def as_tested_here(service, network):
+    """A service of a stack file as this machine can run it, quickly (the module's docstring)."""
+    service.pop("ports", None)
+    service["networks"] = [network]
+    service["deploy"]["endpoint_mode"] = "dnsrr"
+    service["healthcheck"].update(interval="1s", retries=2, start_period="5s")
+    for config in ("update_config", "rollback_config"):
+        service["deploy"][config]["monitor"] = "5s"
+
+
 @pytest.fixture
 def stack(network, tmp_path):
     """deploy(image, *layers) deploys deploy/stack.yaml, as the module's docstring says, with the
@@ -83,19 +95,27 @@ def stack(network, tmp_path):
     afterwards."""
     name = "unt%s" % uuid.uuid4().hex[:8]
     written = yaml.safe_load((DEPLOY / "stack.yaml").read_text())
-    web = written["services"]["web"]
-    del web["ports"]
-    web["networks"] = [network]
+    as_tested_here(written["services"]["web"], network)
     written["networks"] = {network: {"external": True}}
-    web["deploy"]["endpoint_mode"] = "dnsrr"
-    web["healthcheck"].update(interval="1s", retries=2, start_period="5s")
-    for config in ("update_config", "rollback_config"):
-        web["deploy"][config]["monitor"] = "5s"
     stack_file = tmp_path / "stack.yaml"
     stack_file.write_text(yaml.safe_dump(written))
 
+    def layer_as_tested(layer):
+        """The layer, each service it adds (one with an image of its own) as tested here."""
+        path = DEPLOY / layer
+        layered = yaml.safe_load(path.read_text())
+        added = [service for service in layered["services"].values() if "image" in service]
+        if not added:
+            return path
+        for service in added:
+            as_tested_here(service, network)
+        layered["networks"] = {network: {"external": True}}
+        path = tmp_path / layer
+        path.write_text(yaml.safe_dump(layered))
+        return path
+
     def deploy(image, *layers):
-        files = [argument for path in [stack_file] + [DEPLOY / layer for layer in layers]
+        files = [argument for path in [stack_file] + [layer_as_tested(layer) for layer in layers]
                  for argument in ("--compose-file", str(path))]
         docker("stack", "deploy", "--resolve-image", "never", *files, name,
                env={"IMAGE": image, "REPLICAS": str(REPLICAS)})
@@ -236,6 +256,39 @@ def test_the_stack_as_a_user_other_than_root(swarm, versions, network, stack, im
     assert summary["failed"] == 0 and list(summary["answers_after_mark"]) == ["version 1"], summary
 
 
+@pytest.mark.exclusive
+@pytest.mark.slow(2)
+def test_the_split_stack_heals_and_updates_uwsgi_alone_under_load(swarm, versions, network, stack, image, run,
+                                                                  tmp_path):
+    web = stack(versions["v1"], "stack.split.yaml")
+    uwsgi = web[:-len("web")] + "uwsgi"
+    wait_for(lambda: converged(web, REPLICAS, versions["v1"]) and converged(uwsgi, REPLICAS, versions["v1"]), 120,
+             interval=0.5, message="3 healthy tasks of each service")
+    for container, _ in running_tasks(web):
+        assert "run-nginx" in docker("inspect", "--format", "{{json .Config.Cmd}}", container).stdout
+    report = {}
+
+    def step(title, act, until, timeout=240):
+        return under_load(report, title, lambda: load(web, network, image, run, tmp_path), act, until, timeout)
+
+    # 1. A uWSGI task's container killed: Swarm replaces it, at another address, which nginx finds
+    # by the service's name; what was on its way to the killed task goes to another.
+    killed = running_tasks(uwsgi)[0][0]
+    summary = step("uwsgi task killed", lambda: docker("kill", killed),
+                   lambda: converged(uwsgi, REPLICAS, versions["v1"]) and killed not in dict(running_tasks(uwsgi)))
+    assert summary["failed"] == 0, summary
+    web_tasks = running_tasks(web)
+
+    # 2. uWSGI alone updated to a new version: nginx's tasks stay, and then only it answers.
+    summary = step("uwsgi updated alone",
+                   lambda: docker("service", "update", "--detach", "--no-resolve-image", "--image", versions["v2"],
+                                  uwsgi),
+                   lambda: converged(uwsgi, REPLICAS, versions["v2"]))
+    assert summary["failed"] == 0, summary
+    assert list(summary["answers_after_mark"]) == ["version 2"], summary
+    assert running_tasks(web) == web_tasks
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -243,24 +296,41 @@ def free_port():
 
 
 @pytest.mark.exclusive
-def test_compose_up_answers_and_down_leaves_nothing(image):
+@pytest.mark.parametrize("layers", [["compose.yaml"], ["compose.yaml", "compose.split.yaml"]], ids=["whole", "split"])
+def test_compose_up_answers_and_down_leaves_nothing(image, layers):
     project = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
     port = free_port()
     environ = dict(os.environ, IMAGE=image, PORT=str(port), ADDRESS="127.0.0.1")
+    files = [argument for layer in layers for argument in ("--file", str(DEPLOY / layer))]
 
     def compose(*args):
-        return subprocess.run(["docker-compose", "--project-name", project, "--file", str(DEPLOY / "compose.yaml"),
-                               *args], capture_output=True, text=True, env=environ, timeout=300)
+        return subprocess.run(["docker-compose", "--project-name", project, *files, *args],
+                              capture_output=True, text=True, env=environ, timeout=300)
+
+    def served():
+        answer = http_get("http://127.0.0.1:%d/" % port)
+        return answer if answer and answer[0] == 200 else None
 
     project_label = "label=com.docker.compose.project=" + project
     try:
         up = compose("up", "--detach")
         assert up.returncode == 0, up.stderr
-        answer = wait_for(lambda: http_get("http://127.0.0.1:%d/" % port), 60, message="the compose service")
-        assert answer[0] == 200 and answer[2].startswith("Hello World from a default Nginx uWSGI"), answer
-        [container] = docker("ps", "--quiet", "--filter", project_label).stdout.split()
-        host_config = docker("inspect", container, "--format", "{{json .HostConfig}}").stdout
-        assert json.loads(host_config)["ReadonlyRootfs"] is True
+        answer = wait_for(served, 60, message="the compose service")
+        assert answer[2].startswith("Hello World from a default Nginx uWSGI"), answer
+        containers = docker("ps", "--quiet", "--filter", project_label).stdout.split()
+        assert len(containers) == len(layers)
+        for container in containers:
+            host_config = docker("inspect", container, "--format", "{{json .HostConfig}}").stdout
+            assert json.loads(host_config)["ReadonlyRootfs"] is True
+        if "compose.split.yaml" in layers:
+            # uWSGI's container replaced: nginx, not restarted, finds the new one by name.
+            web = docker("ps", "--quiet", "--filter", project_label, "--filter",
+                         "label=com.docker.compose.service=web").stdout.strip()
+            started = docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout
+            recreated = compose("up", "--detach", "--force-recreate", "--no-deps", "uwsgi")
+            assert recreated.returncode == 0, recreated.stderr
+            wait_for(served, 30, message="the replaced uWSGI to serve through nginx")
+            assert docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout == started
     finally:
         down = compose("down", "--volumes", "--timeout", "20")
     assert down.returncode == 0, down.stderr
