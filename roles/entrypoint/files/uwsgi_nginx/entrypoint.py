@@ -289,11 +289,13 @@ def main(argv, config_path):
     environ = dict(os.environ)
     with open(config_path) as config_file:
         config = json.load(config_file)
-    commands = dict(("run-" + program["name"], program["name"]) for program in config["programs"])
-    commands[config["command"]] = None
-    if os.path.basename(argv[0]) in commands:
+    # The command that runs every program, and run-NAME, which runs program NAME alone.
+    programs = dict(("run-" + program["name"], program["name"]) for program in config["programs"])
+    programs[config["command"]] = None
+    command = os.path.basename(argv[0])
+    if command in programs:
         try:
-            environ = start(config, environ, system.available_cpus(), os.geteuid(), commands[os.path.basename(argv[0])])
+            environ = start(config, environ, system.available_cpus(), os.geteuid(), programs[command])
         except Stop as reason:
             print(str(reason), file=sys.stderr)
             return reason.code

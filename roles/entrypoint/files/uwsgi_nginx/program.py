@@ -35,16 +35,18 @@ def exit_status(status):
 
 
 class Program(object):
-    def __init__(self, settings, state_dir):
-        self.name = settings["name"]
-        self.command = shlex.split(settings["command"])
-        self.stop_signal = getattr(signal, "SIG" + settings.get("stopsignal", "TERM"))
-        self.stop_wait = float(settings.get("stopwaitsecs", 10))
+    def __init__(self, program, state_dir):
+        self.name = program["name"]
+        self.command = shlex.split(program["command"])
+        self.stop_signal = getattr(signal, "SIG" + program.get("stopsignal", "TERM"))
+        self.stop_wait = float(program.get("stopwaitsecs", 10))
         self.state_dir = state_dir
         self.process = None
         self.received = []
+        # When the drain ends, when the program is killed unless it has stopped, and whether it was.
         self.drain_until = None
         self.kill_at = None
+        self.killed = False
 
     def run(self):
         wakeup_read, wakeup_write = os.pipe()
@@ -73,10 +75,10 @@ class Program(object):
                 self.stop()
         if self.drain_until is not None and self.kill_at is None and time.time() >= self.drain_until:
             self.stop()
-        if self.kill_at is not None and time.time() >= self.kill_at:
+        if self.kill_at is not None and not self.killed and time.time() >= self.kill_at:
             print("%s: %s still running after %gs: killing it" % (NAME, self.name, self.stop_wait), file=sys.stderr)
             self.signal_program(signal.SIGKILL)
-            self.kill_at = float("inf")
+            self.killed = True
 
     def stop(self):
         if self.kill_at is None:
@@ -108,8 +110,8 @@ class Program(object):
                 return status
 
     def wait_for_signal(self, wakeup_read):
-        deadlines = [deadline for deadline in (self.drain_until, self.kill_at)
-                     if deadline is not None and deadline != float("inf")]
+        deadlines = [deadline for deadline in (self.drain_until if self.kill_at is None else None,
+                                               None if self.killed else self.kill_at) if deadline is not None]
         timeout = max(0, min(deadlines) - time.time()) if deadlines else None
         try:
             ready = select.select([wakeup_read], [], [], timeout)[0]
@@ -144,6 +146,6 @@ def main(argv, config_path, name):
         return 2
     with open(config_path) as config_file:
         config = json.load(config_file)
-    settings = [program for program in config["programs"] if program["name"] == name][0]
+    [program] = [program for program in config["programs"] if program["name"] == name]
     sys.stdout.flush()
-    return Program(settings, config["state_dir"]).run()
+    return Program(program, config["state_dir"]).run()
