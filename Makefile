@@ -19,7 +19,8 @@ test:
 check:
 	tests/check.sh $(PYTEST_ARGS)
 
-# Under load: ours / reference / limit, size, start, rebuild and memory (arguments: BENCH_ARGS=...).
+# Under load: ours / reference / limit / uWSGI over TCP / split, size, start, rebuild and memory
+# (arguments: BENCH_ARGS=...).
 bench:
 	tests/bench/run.sh $(BENCH_ARGS)
 

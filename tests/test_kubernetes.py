@@ -8,7 +8,7 @@ is run with `docker run` arguments translated from the rendered pod spec in code
 so that a change to a manifest changes what runs; the probes' commands run with `docker exec`,
 the preStop command before `docker stop` with what is left of the grace period. The split pod's
 two containers share the network namespace of a third that holds it (as the kubelet's pause
-container does) and publishes the port."""
+container does) and publishes the port, and the emptyDir both mount is one Docker volume."""
 import math
 import re
 import shutil
@@ -59,17 +59,9 @@ def render(overlay):
     assert result.returncode == 0, result.stderr
     rendered = {}
     for document in yaml.safe_load_all(result.stdout):
-        if document["kind"] == "ConfigMap":
-            rendered.setdefault("ConfigMap", []).append(document)
-            continue
         assert document["kind"] not in rendered, "two objects of kind %s" % document["kind"]
         rendered[document["kind"]] = document
     return rendered
-
-
-def documents(rendered):
-    for kind, document in rendered.items():
-        yield from (document if kind == "ConfigMap" else [document])
 
 
 def pod_spec(rendered):
@@ -93,17 +85,11 @@ def web_container(rendered):
     return container
 
 
-def environment(rendered, container):
-    """The container's environment as the kubelet gives it: envFrom's ConfigMaps, then env."""
-    config_maps = {document["metadata"]["name"]: document for document in rendered.get("ConfigMap", [])}
-    variables = {}
-    for source in container.get("envFrom", []):
-        assert set(source) == {"configMapRef"}, source
-        variables.update(config_maps[source["configMapRef"]["name"]]["data"])
-    for variable in container.get("env", []):
-        assert set(variable) == {"name", "value"}, variable
-        variables[variable["name"]] = variable["value"]
-    return variables
+def shared_volumes(rendered):
+    """The pod's volumes that more than one of its containers mounts."""
+    mounts = [mount["name"] for container in pod_spec(rendered)["containers"]
+              for mount in container.get("volumeMounts", [])]
+    return {name for name in mounts if mounts.count(name) > 1}
 
 
 def env_of(container):
@@ -152,11 +138,10 @@ def supported_versions():
 @pytest.mark.parametrize("overlay", list(OVERLAYS))
 def test_every_overlay_renders_and_validates_against_the_schemas(overlay):
     rendered = render(overlay)
-    assert set(rendered) - {"ConfigMap"} == {"Deployment", "Service", "PodDisruptionBudget",
-                                             "HorizontalPodAutoscaler"}, rendered
+    assert set(rendered) == {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"}, rendered
     versions = supported_versions()
     for version in versions:
-        for document in documents(rendered):
+        for document in rendered.values():
             # Strict: a field the schema does not know (a typo, a field of another release) fails.
             kubernetes_validate.validate(document, version, strict=True)
     # A field misplaced is caught, not ignored: the check itself works.
@@ -189,7 +174,7 @@ def test_every_container_has_the_three_probes_requests_and_limits(overlay):
 def test_the_grace_period_exceeds_the_prestop_pause_the_drain_and_the_graceful_stops(overlay):
     rendered = render(overlay)
     for container in pod_spec(rendered)["containers"]:
-        drain = int(environment(rendered, container).get("DRAIN_SECONDS") or 0)
+        drain = int(env_of(container).get("DRAIN_SECONDS") or 0)
         needed = prestop_seconds(container) + drain + GRACEFUL_STOPS_SECONDS
         assert pod_spec(rendered)["terminationGracePeriodSeconds"] > needed, container["name"]
 
@@ -255,17 +240,18 @@ def test_the_locked_down_overlay_is_what_docs_security_says_the_image_needs():
 
 # --- the pod's container under Docker, as rendered -------------------------------------------
 
-def pod_run_args(rendered, container=None):
+def pod_run_args(rendered, container=None, volumes_in_docker=None):
     """(docker run arguments, the command after the image, the container port, or None) of one
     of the pod's containers (default: its only one), as Kubernetes would run it: what a field
-    means to the kubelet, said to Docker. A field it does not translate fails the test, rather
+    means to the kubelet, said to Docker. A volume more than one container mounts is the Docker
+    volume volumes_in_docker names for it. A field it does not translate fails the test, rather
     than be left out."""
     pod = pod_spec(rendered)
     container = container or the_container(rendered)
     known_pod = {"containers", "securityContext", "volumes", "enableServiceLinks", "terminationGracePeriodSeconds"}
     assert set(pod) <= known_pod, set(pod) - known_pod
-    known = {"name", "image", "command", "args", "env", "envFrom", "ports", "resources", "securityContext",
-             "volumeMounts", "startupProbe", "readinessProbe", "livenessProbe", "lifecycle"}
+    known = {"name", "image", "command", "args", "env", "ports", "resources", "securityContext", "volumeMounts",
+             "startupProbe", "readinessProbe", "livenessProbe", "lifecycle"}
     assert set(container) <= known, set(container) - known
     # Kubernetes ignores the image's HEALTHCHECK; the probes run below. The kernel's own
     # privileged ports: not every runtime lets any user bind below 1024 as Docker does.
@@ -275,8 +261,9 @@ def pod_run_args(rendered, container=None):
     if "command" in container:
         args += ["--entrypoint", container["command"][0]]
         command = container["command"][1:] + command
-    for name, value in sorted(environment(rendered, container).items()):
-        args += ["--env", "%s=%s" % (name, value)]
+    for variable in container.get("env", []):
+        assert set(variable) == {"name", "value"}, variable
+        args += ["--env", "%s=%s" % (variable["name"], variable["value"])]
     context = security(rendered, container)
     known_security = {"runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "supplementalGroups",
                       "readOnlyRootFilesystem", "allowPrivilegeEscalation", "capabilities", "seccompProfile"}
@@ -297,11 +284,16 @@ def pod_run_args(rendered, container=None):
     for capability in context.get("capabilities", {}).get("add", []):
         args += ["--cap-add", capability]
     args += SECCOMP[context.get("seccompProfile", {}).get("type", "Unconfined")]
-    # An emptyDir in memory is a tmpfs of mode 0777 (the kubelet's), empty, of its sizeLimit.
+    # An emptyDir in memory is a tmpfs of mode 0777 (the kubelet's), empty, of its sizeLimit;
+    # one that containers share, a Docker volume made so (tmpfs_volume).
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
         assert set(volume) == {"name", "emptyDir"} and volume["emptyDir"].get("medium") == "Memory", volume
+        if mount["name"] in shared_volumes(rendered):
+            args += ["--mount", "type=volume,source=%s,destination=%s" % (
+                volumes_in_docker[mount["name"]], mount["mountPath"])]
+            continue
         options = ["type=tmpfs", "destination=" + mount["mountPath"], "tmpfs-mode=0777"]
         if "sizeLimit" in volume["emptyDir"]:
             options.append("tmpfs-size=%d" % quantity_bytes(volume["emptyDir"]["sizeLimit"]))
@@ -327,6 +319,31 @@ def run_probe(container, probe):
     answer = http_get("http://127.0.0.1:%d%s" % (container.port_of(probe["httpGet"]["port"]),
                                                  probe["httpGet"].get("path", "/")), timeout=timeout)
     return answer is not None and 200 <= answer[0] < 400
+
+
+def start_prestop(container, spec):
+    """The container's preStop command, started as the kubelet runs it."""
+    return subprocess.Popen([DOCKER, "exec", container.name, *spec["lifecycle"]["preStop"]["exec"]["command"]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def answers_while(serving, prestop, timeout):
+    """The answers to requests sent to serving one after another until prestop ends, which it
+    must do with status 0 within timeout."""
+    answers = []
+    done = threading.Event()
+
+    def keep_asking():
+        while not done.is_set():
+            answers.append(serving.get())
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        assert prestop.wait(timeout=timeout) == 0, prestop.stderr.read()
+    finally:
+        done.set()
+        asker.join()
+    return answers
 
 
 def uwsgi_workers(container):
@@ -366,21 +383,7 @@ def test_the_pod_runs_under_docker_as_rendered(overlay, image, start_container):
     # Stopped as Kubernetes stops it: the preStop command, serving all along, then SIGTERM with
     # what is left of the grace period.
     started = time.monotonic()
-    prestop = subprocess.Popen([DOCKER, "exec", container.name, *spec["lifecycle"]["preStop"]["exec"]["command"]],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    answers = []
-    stop = threading.Event()
-
-    def keep_asking():
-        while not stop.is_set():
-            answers.append(container.get())
-    asker = threading.Thread(target=keep_asking)
-    asker.start()
-    try:
-        assert prestop.wait(timeout=pod["terminationGracePeriodSeconds"]) == 0, prestop.stderr.read()
-    finally:
-        stop.set()
-        asker.join()
+    answers = answers_while(container, start_prestop(container, spec), pod["terminationGracePeriodSeconds"])
     paused = time.monotonic() - started
     assert paused >= prestop_seconds(spec)
     assert answers and all(answer and answer[0] == 200 for answer in answers), answers[:3]
@@ -411,9 +414,19 @@ def test_the_translation_reads_the_manifest():
         pod_run_args(rendered)
 
 
-def run_in_pod(run, image, pod_name, rendered, container):
+def tmpfs_volume(run, name, volume):
+    """A Docker volume that is a tmpfs as an emptyDir in memory is: empty, mode 0777, its size."""
+    options = "mode=0777"
+    if "sizeLimit" in volume["emptyDir"]:
+        options += ",size=%d" % quantity_bytes(volume["emptyDir"]["sizeLimit"])
+    docker("volume", "create", "--label", run.label, "--driver", "local", "--opt", "type=tmpfs",
+           "--opt", "device=tmpfs", "--opt", "o=" + options, name)
+    return name
+
+
+def run_in_pod(run, image, pod_name, rendered, container, volumes_in_docker):
     """One of the split pod's containers, started in the pod's network namespace."""
-    args, command, _ = pod_run_args(rendered, container)
+    args, command, _ = pod_run_args(rendered, container, volumes_in_docker)
     name = "%s-%s" % (pod_name, container["name"])
     docker("run", "--detach", "--name", name, "--label", run.label, "--network", "container:" + pod_name,
            *args, image, *command)
@@ -438,9 +451,14 @@ def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container
     holder = start_container(image, "--no-healthcheck", "--entrypoint", "sleep", command=["infinity"],
                              port=specs["nginx"]["ports"][0]["containerPort"])
     containers = {}
+    volumes_in_docker = {volume["name"]: "%s-%s" % (holder.name, volume["name"]) for volume in pod["volumes"]
+                         if volume["name"] in shared_volumes(rendered)}
     try:
+        for volume in pod["volumes"]:
+            if volume["name"] in volumes_in_docker:
+                tmpfs_volume(run, volumes_in_docker[volume["name"]], volume)
         for name in ("uwsgi", "nginx"):
-            containers[name] = run_in_pod(run, image, holder.name, rendered, specs[name])
+            containers[name] = run_in_pod(run, image, holder.name, rendered, specs[name], volumes_in_docker)
         nginx, uwsgi = containers["nginx"], containers["uwsgi"]
         for name, container in containers.items():
             wait_for_probe(container, specs[name], "startupProbe")
@@ -471,24 +489,8 @@ def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container
         # along; each container then gets SIGTERM with what is left of the grace period. nginx
         # stops first, finishing its requests, while uWSGI's longer pause keeps it serving.
         started = time.monotonic()
-        pauses = {name: subprocess.Popen([DOCKER, "exec", container.name,
-                                          *specs[name]["lifecycle"]["preStop"]["exec"]["command"]],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                  for name, container in containers.items()}
-        answers = []
-        stop = threading.Event()
-
-        def keep_asking():
-            while not stop.is_set():
-                answers.append(holder.get())
-        asker = threading.Thread(target=keep_asking)
-        asker.start()
-        stoppers = []
-        try:
-            assert pauses["nginx"].wait(timeout=pod["terminationGracePeriodSeconds"]) == 0
-        finally:
-            stop.set()
-            asker.join()
+        pauses = {name: start_prestop(container, specs[name]) for name, container in containers.items()}
+        answers = answers_while(holder, pauses["nginx"], pod["terminationGracePeriodSeconds"])
         assert answers and all(answer and answer[0] == 200 for answer in answers), answers[:3]
 
         def stop_after_pause(name):
@@ -497,12 +499,14 @@ def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container
             began = time.monotonic()
             docker("stop", "--time", str(remaining), containers[name].name, timeout=remaining + 30)
             stoppers.append((name, time.monotonic() - began < remaining))
+        stoppers = []
         threads = [threading.Thread(target=stop_after_pause, args=(name,)) for name in containers]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert sorted(stoppers) == [("nginx", True), ("uwsgi", True)], "killed at the end of the grace period"
+        # In that order, each before the end of the grace period.
+        assert stoppers == [("nginx", True), ("uwsgi", True)], stoppers
         for name, container in containers.items():
             state, logs = container.inspect()["State"], container.logs()
             assert state["ExitCode"] == 0 and not state["OOMKilled"], (name, logs)
@@ -510,3 +514,5 @@ def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container
     finally:
         for container in containers.values():
             docker("rm", "--force", container.name, check=False)
+        for volume in volumes_in_docker.values():
+            docker("volume", "rm", "--force", volume, check=False)

@@ -10,7 +10,11 @@ Docker's bridge (no userland proxy in between):
              request (settings and an app uwsgi.ini), nginx 1 worker x 1024 connections
              logging each request at once (reference-nginx.conf as /app/nginx.conf);
   limit      the same container as ours, with nginx answering the same body itself on a
-             second port (a conf.d server, the user's extension point), i.e. no uWSGI.
+             second port (a conf.d server, the user's extension point), i.e. no uWSGI;
+  tcp        ours with uWSGI on loopback TCP (UWSGI_SOCKET=127.0.0.1:3031), not a unix socket;
+  split      run-nginx and run-uwsgi in two containers sharing one network namespace and the
+             directory of uWSGI's unix sockets (as the Kubernetes split overlay's pod), with no
+             limits: they share the machine as ours' processes do.
 For each connection level the contenders take turns, round after round, so that the machine's
 drift affects all of them alike. wrk runs a fixed time per turn; everything is bounded.
 
@@ -62,15 +66,23 @@ def wait_for_200(url, timeout=60):
 
 
 class Contender:
-    def __init__(self, name, image, run_args, port=80):
-        self.name, self.port = name, port
+    def __init__(self, name, image, run_args, port=80, command=()):
+        self.name, self.port, self.image = name, port, image
         self.container = "uwsgi-nginx-bench-%s-%s" % (name, uuid.uuid4().hex[:8])
-        docker("run", "--detach", "--name", self.container, *run_args, image)
+        docker("run", "--detach", "--name", self.container, *run_args, image, *command)
+        self.sidecars = []
         self.address = json.loads(docker("inspect", self.container).stdout)[0]["NetworkSettings"]["IPAddress"]
         self.url = "http://%s:%d/" % (self.address, port)
 
+    def add_sidecar(self, run_args, command):
+        """A container of the same image in this one's network namespace."""
+        self.sidecars.append("%s-%d" % (self.container, len(self.sidecars) + 1))
+        docker("run", "--detach", "--name", self.sidecars[-1], "--network", "container:" + self.container,
+               *run_args, self.image, *command)
+
     def remove(self):
-        docker("rm", "--force", self.container, check=False)
+        for container in self.sidecars + [self.container]:
+            docker("rm", "--force", "--volumes", container, check=False)
 
 
 def rss_kib(container):
@@ -127,8 +139,7 @@ def table(results, levels):
     lines = ["| connections | contender | ok req/s | p50 ms | p99 ms | socket errors | non-2xx |",
              "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     for level in levels:
-        for name in ("ours", "reference", "limit"):
-            runs = results[str(level)][name]
+        for name, runs in results[str(level)].items():
             lines.append("| %d | %s | %.0f | %.1f | %.1f | %d | %d |" % (
                 level, name, statistics.mean(r["ok_per_second"] for r in runs),
                 statistics.median(r["p50_us"] for r in runs) / 1000,
@@ -168,6 +179,10 @@ def main():
             "--env", "UWSGI_PROCESSES=16", "--env", "UWSGI_CHEAPER=2",
             "--env", "UWSGI_INI=/bench/reference-uwsgi.ini", "--volume", "%s:/bench:ro" % HERE,
             "--volume", "%s:/app/nginx.conf:ro" % os.path.join(HERE, "reference-nginx.conf")]))
+        contenders.append(Contender("tcp", args.image, ["--env", "UWSGI_SOCKET=127.0.0.1:3031"]))
+        split = Contender("split", args.image, ["--volume", "/run/uwsgi"], command=["run-uwsgi"])
+        split.add_sidecar(["--volumes-from", split.container], ["run-nginx"])
+        contenders.append(split)
         for contender in contenders:
             assert wait_for_200(contender.url) == body, contender.name
         idle_kib = rss_kib(ours.container)
@@ -175,7 +190,7 @@ def main():
         results = {str(level): {c.name: [] for c in contenders} for level in levels}
         for level in levels:
             for round_number in range(args.rounds):
-                order = contenders[round_number % 3:] + contenders[:round_number % 3]
+                order = contenders[round_number % len(contenders):] + contenders[:round_number % len(contenders)]
                 for contender in order:
                     report = wrk.run(contender.url, level, args.seconds)
                     results[str(level)][contender.name].append(report)
@@ -196,17 +211,20 @@ def main():
     ratios = {}
     for level in levels:
         ratios[str(level)] = {"ours/reference": mean(level, "ours") / max(mean(level, "reference"), 1e-9),
-                              "ours/limit": mean(level, "ours") / max(mean(level, "limit"), 1e-9)}
+                              "ours/limit": mean(level, "ours") / max(mean(level, "limit"), 1e-9),
+                              "tcp/ours": mean(level, "tcp") / max(mean(level, "ours"), 1e-9),
+                              "split/ours": mean(level, "split") / max(mean(level, "ours"), 1e-9)}
     with open(args.output, "w") as output:
         json.dump({"image": args.image, "seconds": args.seconds, "rounds": args.rounds, "results": results,
                    "ratios": ratios, "extras": extras}, output, indent=2, sort_keys=True)
 
     print(table(results, levels))
     print()
-    print("| connections | ours / reference | ours / limit |")
-    print("| ---: | ---: | ---: |")
+    names = ["ours/reference", "ours/limit", "tcp/ours", "split/ours"]
+    print("| connections | %s |" % " | ".join(name.replace("/", " / ") for name in names))
+    print("| ---: |" + " ---: |" * len(names))
     for level in levels:
-        print("| %d | %.2f | %.2f |" % (level, ratios[str(level)]["ours/reference"], ratios[str(level)]["ours/limit"]))
+        print("| %d | %s |" % (level, " | ".join("%.2f" % ratios[str(level)][name] for name in names)))
     print()
     for key, value in sorted(extras.items()):
         print("- %s: %.2f" % (key, value))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: build the image with its defaults, then run tests/bench/bench.py against it
-# (ours / reference / limit at 50, 500 and 2,000 connections, plus size, start, rebuild and
+# (ours / reference / limit / tcp / split at 50, 500 and 2,000 connections, plus size, start, rebuild and
 # memory figures). From a fresh machine: starts the Docker engine if none answers, builds the
 # local stand-ins it needs, installs wrk. Arguments go to bench.py (--seconds, --rounds,
 # --levels, --output). Takes about 10 minutes with the defaults.
