@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: build the image with its defaults, then run tests/bench/bench.py against it
-# (ours / reference / limit / tcp / split at 50, 500 and 2,000 connections, plus size, start, rebuild and
-# memory figures). From a fresh machine: starts the Docker engine if none answers, builds the
-# local stand-ins it needs, installs wrk. Arguments go to bench.py (--seconds, --rounds,
-# --levels, --output). Takes about 10 minutes with the defaults.
+# (ours / reference / limit / tcp / split at 50, 500 and 2,000 connections, plus size, start,
+# rebuild and memory figures). From a fresh machine: starts the Docker engine if none answers,
+# builds the local stand-ins it needs, installs wrk. Arguments go to bench.py (--seconds,
+# --rounds, --levels, --output). Takes about 12 minutes with the defaults.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
