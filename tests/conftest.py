@@ -30,8 +30,10 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py ..."
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:2.7-slim")
 # The Debian suites the Molecule platforms run (uwsgi-nginx-molecule:<suite>); the nginx.org
-# stand-in has a package for each.
+# stand-in has a package for each, and for forky, the suite of the Python 3.14 and 3.15
+# stand-ins (tests/images/python3-debian).
 MOLECULE_SUITES = ["bullseye", "bookworm", "trixie"]
+NGINX_REPO_SUITES = MOLECULE_SUITES + ["forky"]
 # Every container and image a run makes carries it, so that the run removes what it left.
 RUN_LABEL = "io.uwsgi-nginx.test-run"
 
@@ -226,16 +228,16 @@ def run(request):
 
 def start_nginx_repo(run):
     """A signed apt repository in nginx.org's layout on 127.0.0.1, one key signing a package
-    for each of MOLECULE_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
+    for each of NGINX_REPO_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
     image and platform."""
     directory = run.directory / "nginx-repo"
-    made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(MOLECULE_SUITES), str(directory)],
+    made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(NGINX_REPO_SUITES), str(directory)],
                           capture_output=True, text=True)
     if made.returncode != 0:
         pytest.fail("tests/env/nginx-repo.sh failed:\n" + made.stderr[-4000:], pytrace=False)
     url = loopback.start_static("nginx-repo", str(directory), str(run.directory))
     versions = {}
-    for suite in MOLECULE_SUITES:
+    for suite in NGINX_REPO_SUITES:
         packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
         versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
                                if line.startswith("Version:"))

@@ -1,5 +1,5 @@
 """Python 3 from the same Dockerfile: the image built on each of UWSGI_NGINX_SMOKE_PYTHON_IMAGES
-(default python:3.13-slim; local stand-ins where the official images cannot be pulled),
+(default python:3.14-slim; local stand-ins where the official images cannot be pulled),
 smoke-tested: the app answers on that Python, a setting from the environment is applied and a
 bad one refused, the health check, the Flask example as a child image, a clean `docker stop`.
 
@@ -16,7 +16,7 @@ from test_runtime import FAST_HEALTH, app_dir, build_flask_example, env, mount, 
 from websocket_client import TEXT, WebSocket
 
 SMOKE_PYTHON_IMAGES = [image for image in os.environ.get(
-    "UWSGI_NGINX_SMOKE_PYTHON_IMAGES", "python:3.13-slim").split(",") if image and image != PYTHON_IMAGE]
+    "UWSGI_NGINX_SMOKE_PYTHON_IMAGES", "python:3.14-slim").split(",") if image and image != PYTHON_IMAGE]
 
 
 @pytest.fixture(scope="module", params=SMOKE_PYTHON_IMAGES)

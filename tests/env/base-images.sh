@@ -7,7 +7,8 @@
 #   debian:<suite>    debootstrap minbase rootfs, imported (also tagged <suite>-slim)
 #   python:2.7-slim   the project's Python 2.7 base (images/python2.7) on bullseye, as the
 #                     stand-in for the official image (buster, which Debian's mirrors dropped)
-#   python:<ver>-slim 3.9, 3.11, 3.13: built from tests/images/python3/ (see python_recipe)
+#   python:<ver>-slim 3.9, 3.11, 3.13: built from tests/images/python3/; 3.14, 3.15: from
+#                     tests/images/python3-debian/ (see python_recipe)
 #   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
 #   uwsgi-nginx-python:2.7-<suite>  the project's Python 2.7 base (images/python2.7), as
 #                     `make python2.7-base` builds it
@@ -16,7 +17,7 @@ set -euo pipefail
 # shellcheck source=tests/env/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DEBIAN_SUITES=(bullseye bookworm trixie)
+DEBIAN_SUITES=(bullseye bookworm trixie forky)
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 PULL_TIMEOUT=60
 IMAGES_DIR=$REPO_ROOT/tests/images
@@ -25,7 +26,7 @@ ROOTFS=
 ENSURED=()
 
 usage() {
-    printf 'usage: %s IMAGE... (debian:<suite>, python:<2.7|3.9|3.11|3.13>-slim, molecule:<suite>)\n' "$0" >&2
+    printf 'usage: %s IMAGE... (debian:<suite>, python:<2.7|3.9|3.11|3.13|3.14|3.15>-slim, molecule:<suite>)\n' "$0" >&2
     exit 2
 }
 
@@ -34,6 +35,9 @@ usage() {
 # compiles the suite's own python3.x source (the orig tarball in the Debian archive, its
 # SHA256 as the suite's Sources index lists it) and adds the pip, setuptools and wheel
 # releases the official image of that version ships (3.12 and later: pip only).
+# 3.14 and 3.15, whose source files the Debian mirror here does not serve (its forky and sid
+# indexes list them), are Debian forky's own builds laid out like the official image
+# (tests/images/python3-debian), with the pip release their ensurepip names.
 python_recipe() {
     case $1 in
         python:3.9-slim)
@@ -50,6 +54,12 @@ python_recipe() {
             echo "python3 trixie SUITE=trixie PYTHON_VERSION=3.13.5 PYTHON_SOURCE_FORMAT=xz" \
                 "PYTHON_SOURCE_SHA256=93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640" \
                 "PYTHON_PIP_VERSION=25.3"
+            ;;
+        python:3.14-slim)
+            echo "python3-debian forky SUITE=forky PYTHON_MINOR=3.14 PYTHON_PIP_VERSION=26.2.1"
+            ;;
+        python:3.15-slim)
+            echo "python3-debian forky SUITE=forky PYTHON_MINOR=3.15 PYTHON_PIP_VERSION=26.2.1"
             ;;
         *) return 1 ;;
     esac
@@ -99,6 +109,14 @@ ensure_debootstrap() {
     command -v debootstrap >/dev/null || apt_install debootstrap
 }
 
+# Is the mirror's Release of suite $2 past its Valid-Until (a mirror that stopped syncing a
+# suite: the testing suite on some)?
+release_expired() {
+    local valid
+    valid=$(curl -fsS --max-time 30 "$1/dists/$2/InRelease" | sed -n 's/^Valid-Until: //p' | head -n 1) || return 1
+    [[ -n $valid ]] && (($(date -d "$valid" +%s) < $(date +%s)))
+}
+
 write_apt_config() {
     local rootfs=$1 suite=$2 mirror security
     mirror=$(debian_mirror_url)
@@ -108,6 +126,14 @@ deb $mirror $suite main
 deb $mirror $suite-updates main
 deb $security $suite-security main
 EOF
+    if release_expired "$mirror" "$suite"; then
+        log "$suite's Release on the mirror is past its Valid-Until: apt's date check off in debian:$suite"
+        cat >"$rootfs/etc/apt/apt.conf.d/99uwsgi-nginx-standin-valid-until" <<'EOF'
+// Test stand-in only: the mirror this image was built from serves this suite's indexes past
+// their Valid-Until date (it no longer syncs them), which apt would refuse.
+Acquire::Check-Valid-Until "false";
+EOF
+    fi
     # As in the official images: keep no .debs or package caches in layers.
     cat >"$rootfs/etc/apt/apt.conf.d/docker-clean" <<'EOF'
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
@@ -126,6 +152,14 @@ usr_layout_option() {
     fi
 }
 
+# A suite newer than the host's debootstrap knows (forky on a bookworm host) is bootstrapped
+# as sid is: the script names no suite-specific step.
+debootstrap_script() {
+    local script=/usr/share/debootstrap/scripts/$1
+    [[ -e $script ]] || script=/usr/share/debootstrap/scripts/sid
+    printf '%s\n' "$script"
+}
+
 build_debian_image() {
     local suite=$1 start=$SECONDS mirror
     mirror=$(debian_mirror_url)
@@ -134,7 +168,7 @@ build_debian_image() {
     chmod 755 "$ROOTFS" # becomes the image's /
     log "debootstrap $suite from $mirror into $ROOTFS"
     debootstrap --variant=minbase "$(usr_layout_option "$suite")" \
-        "$suite" "$ROOTFS" "$mirror" >"$STATE_DIR/debootstrap-$suite.log" 2>&1 ||
+        "$suite" "$ROOTFS" "$mirror" "$(debootstrap_script "$suite")" >"$STATE_DIR/debootstrap-$suite.log" 2>&1 ||
         { tail -n 20 "$STATE_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
     write_apt_config "$ROOTFS" "$suite"
     rm -rf "$ROOTFS"/var/lib/apt/lists/* "$ROOTFS"/var/cache/apt/*.bin \
