@@ -24,7 +24,9 @@ check:
 bench:
 	tests/bench/run.sh $(BENCH_ARGS)
 
-# Every Molecule scenario on every Debian suite: the role scenarios on bullseye, bookworm and
-# trixie, and the host scenario (arguments: PYTEST_ARGS=...).
+# What `make test` has no time for: every Molecule scenario on every Debian suite, then the image
+# suites on every supported Python, one run each (MATRIX_PYTHON_IMAGES: 2.7, the 2.7 base on
+# bookworm, 3.11, 3.13, 3.14; MATRIX_TRY_PYTHON_IMAGES: 3.15, reported, not failing the matrix;
+# MATRIX_MOLECULE=no skips Molecule). tests/matrix.sh (arguments: PYTEST_ARGS=...).
 test-matrix:
-	UWSGI_NGINX_MOLECULE_SUITES=bullseye,bookworm,trixie tests/run.sh tests/test_molecule.py $(PYTEST_ARGS)
+	tests/matrix.sh $(PYTEST_ARGS)

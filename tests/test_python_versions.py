@@ -25,7 +25,7 @@ def python3_image(request, run, build_ca, nginx_repo):
     return tag, python_version(request.param)
 
 
-# Started first: it builds the base image (CPython compiled) and the image on it.
+# Started first: it builds the base image (a stand-in, where none can be pulled) and the image on it.
 @pytest.mark.slow(8)
 def test_the_app_answers_on_that_python(python3_image, start_container):
     image, version = python3_image
