@@ -6,6 +6,7 @@
 #
 #   MATRIX_PYTHON_IMAGES      the supported Pythons: a failure fails the matrix
 #   MATRIX_TRY_PYTHON_IMAGES  tried, their result reported, a failure not failing the matrix
+#                             (either may be set empty: none)
 #   MATRIX_SUITES             the image suites run on each
 #   MATRIX_MOLECULE=no        skips the Molecule part
 #
@@ -16,8 +17,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env/lib.sh"
 cd "$REPO_ROOT"
 
-MATRIX_PYTHON_IMAGES=${MATRIX_PYTHON_IMAGES:-python:2.7-slim uwsgi-nginx-python:2.7-bookworm python:3.11-slim python:3.13-slim python:3.14-slim}
-MATRIX_TRY_PYTHON_IMAGES=${MATRIX_TRY_PYTHON_IMAGES:-python:3.15-slim}
+MATRIX_PYTHON_IMAGES=${MATRIX_PYTHON_IMAGES-python:2.7-slim uwsgi-nginx-python:2.7-bookworm python:3.11-slim python:3.13-slim python:3.14-slim}
+MATRIX_TRY_PYTHON_IMAGES=${MATRIX_TRY_PYTHON_IMAGES-python:3.15-slim}
 MATRIX_SUITES=${MATRIX_SUITES:-tests/test_image.py tests/test_runtime.py tests/test_load.py tests/test_hostile.py tests/test_security.py}
 
 summaries=()
