@@ -78,6 +78,10 @@ def settings_table():
     lines = ["| variable | default | accepted | effect |", "| --- | --- | --- | --- |"]
     for setting in settings.SETTINGS:
         value = defaults[setting.variable]
+        if isinstance(value, str) and "{{" in value and setting.follows:
+            # A default derived from the setting it follows, as the contract derives it.
+            source, how = setting.follows[0]
+            value = how(defaults[source]) if how else defaults[source]
         if value == "":
             default = "none"
         else:
