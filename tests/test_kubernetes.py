@@ -321,6 +321,17 @@ def run_probe(container, probe):
     return answer is not None and 200 <= answer[0] < 400
 
 
+def wait_for_probe(container, spec, probe):
+    """Until the probe passes, within what its period and failure threshold allow; fails at once
+    when the container exits."""
+    def passes():
+        if not container.running():
+            raise AssertionError("%s exited:\n%s" % (container.name, container.logs()))
+        return run_probe(container, spec[probe])
+    wait_for(passes, spec[probe]["periodSeconds"] * spec[probe]["failureThreshold"],
+             interval=spec[probe]["periodSeconds"], message="%s's %s to pass" % (container.name, probe))
+
+
 def start_prestop(container, spec):
     """The container's preStop command, started as the kubelet runs it."""
     return subprocess.Popen([DOCKER, "exec", container.name, *spec["lifecycle"]["preStop"]["exec"]["command"]],
@@ -362,14 +373,7 @@ def test_the_pod_runs_under_docker_as_rendered(overlay, image, start_container):
     container = start_container(image, *args, command=command, port=port)
 
     # The startup probe passes within its allowance, then readiness and liveness.
-    startup = spec["startupProbe"]
-
-    def started():
-        if not container.running():
-            raise AssertionError("the container exited:\n" + container.logs())
-        return run_probe(container, startup)
-    wait_for(started, startup["periodSeconds"] * startup["failureThreshold"], interval=startup["periodSeconds"],
-             message="the startup probe to pass")
+    wait_for_probe(container, spec, "startupProbe")
     assert run_probe(container, spec["readinessProbe"]) and run_probe(container, spec["livenessProbe"])
     status, _, body = container.wait_until_serving()
     assert status == 200 and body.startswith(HELLO), body
@@ -431,15 +435,6 @@ def run_in_pod(run, image, pod_name, rendered, container, volumes_in_docker):
     docker("run", "--detach", "--name", name, "--label", run.label, "--network", "container:" + pod_name,
            *args, image, *command)
     return Container(name)
-
-
-def wait_for_probe(container, spec, probe):
-    def passes():
-        if not container.running():
-            raise AssertionError("%s exited:\n%s" % (container.name, container.logs()))
-        return run_probe(container, spec[probe])
-    wait_for(passes, spec[probe]["periodSeconds"] * spec[probe]["failureThreshold"],
-             interval=spec[probe]["periodSeconds"], message="%s's %s to pass" % (container.name, probe))
 
 
 def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container):

@@ -14,6 +14,7 @@ As the container's first process it also reaps what is left to it. Python 2.7 an
 from __future__ import print_function
 
 import errno
+import fcntl
 import json
 import os
 import select
@@ -135,7 +136,6 @@ class Program(object):
 
 
 def set_nonblocking(descriptor):
-    import fcntl
     flags = fcntl.fcntl(descriptor, fcntl.F_GETFL)
     fcntl.fcntl(descriptor, fcntl.F_SETFL, flags | os.O_NONBLOCK)
 
