@@ -272,11 +272,13 @@ def test_the_split_stack_heals_and_updates_uwsgi_alone_under_load(swarm, version
         return under_load(report, title, lambda: load(web, network, image, run, tmp_path), act, until, timeout)
 
     # 1. A uWSGI task's container killed: Swarm replaces it, at another address, which nginx finds
-    # by the service's name; what was on its way to the killed task goes to another.
+    # by the service's name. As for a killed task of the whole stack, what was on its way to it
+    # may fail (0 of 323 on a quiet machine, 9 of 451 at load 11: 502 and 504 from nginx); nothing
+    # once the service has converged.
     killed = running_tasks(uwsgi)[0][0]
     summary = step("uwsgi task killed", lambda: docker("kill", killed),
                    lambda: converged(uwsgi, REPLICAS, versions["v1"]) and killed not in dict(running_tasks(uwsgi)))
-    assert summary["failed"] == 0, summary
+    assert summary["failed_after_mark"] == 0, summary
     web_tasks = running_tasks(web)
 
     # 2. uWSGI alone updated to a new version: nginx's tasks stay, and then only it answers.
