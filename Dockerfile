@@ -9,7 +9,7 @@ ARG PIP_INDEX_URL=""
 RUN --mount=type=bind,source=docker,target=/docker \
     --mount=type=secret,id=ca \
     --mount=type=tmpfs,target=/run/build-ca \
-    /docker/build-env pip install --target /opt/ansible --requirement /docker/ansible-requirements.txt
+    /docker/build-env /docker/install-ansible
 
 # The playbook and roles alone, so that changing the app does not run the playbook again.
 FROM scratch AS provisioning
