@@ -37,7 +37,8 @@ def test_yamllint_is_clean():
 
 
 def test_hadolint_is_clean():
-    patterns = ("examples/*/Dockerfile", "images/*/Dockerfile", "tests/images/*/Dockerfile")
+    patterns = ("examples/*/Dockerfile", "images/*/Dockerfile", "tests/images/*/Dockerfile",
+                "tests/bench/Dockerfile")
     dockerfiles = ["Dockerfile"] + sorted(
         str(path.relative_to(REPO)) for pattern in patterns for path in REPO.glob(pattern))
     assert len(dockerfiles) > 1, "no Dockerfile found under tests/images"

@@ -1,28 +1,40 @@
-"""`make bench`: the image under load, against the reference configuration and the ceiling of
-this stack on this machine, in one run. Not a pass/fail test: it prints a markdown table and
-writes the numbers as JSON.
+"""`make bench`: the image under load beside the servers users would pick instead, on four
+workloads, in one run. Not a pass/fail test: it prints markdown tables and writes the numbers as
+JSON.
 
-Contenders, all from the same image, each in its own container, loaded on its address on
-Docker's bridge (no userland proxy in between):
-  ours       the image's defaults;
-  reference  tiangolo/uwsgi-nginx's defaults through the image's own configuration surface:
-             uWSGI processes 16 with cheaper 2, listen backlog 100 and a log line per
-             request (settings and an app uwsgi.ini), nginx 1 worker x 1024 connections
-             logging each request at once (reference-nginx.conf as /app/nginx.conf);
-  limit      the same container as ours, with nginx answering the same body itself on a
-             second port (a conf.d server, the user's extension point), i.e. no uWSGI;
-  tcp        ours with uWSGI on loopback TCP (UWSGI_SOCKET=127.0.0.1:3031), not a unix socket;
-  split      run-nginx and run-uwsgi in two containers sharing one network namespace and the
-             directory of uWSGI's unix sockets (as the Kubernetes split overlay's pod), with no
-             limits: they share the machine as ours' processes do.
-For each connection level the contenders take turns, round after round, so that the machine's
-drift affects all of them alike. wrk runs a fixed time per turn; everything is bounded.
+Contenders, each in its own containers, all of them held to the same CPUs (--server-cpus), the
+load generator on the others (--client-cpus) inside the contender's network namespace (no
+bridge, no proxy in between), every one serving the same app (tests/bench/app):
+  ours              the image's defaults;
+  reference         tiangolo/uwsgi-nginx's defaults through the image's own configuration
+                    surface: uWSGI processes 16 with cheaper 2, listen backlog 100 and a log
+                    line per request (settings and an app uwsgi.ini), nginx 1 worker x 1024
+                    connections logging each request at once (reference-nginx.conf);
+  limit             nginx answering the hello world itself (a conf.d server): no uWSGI, the
+                    ceiling (hello world only);
+  tcp               ours with uWSGI on loopback TCP (UWSGI_SOCKET=127.0.0.1:3031);
+  split             run-nginx and run-uwsgi in two containers sharing a network namespace and
+                    uWSGI's socket directory (the Kubernetes split overlay's pod);
+  gunicorn-sync     gunicorn, 2 x CPUs + 1 sync workers (its documentation's advice),
+  gunicorn-gthread  the same with the gthread worker, 4 threads each,
+  meinheld          gunicorn with meinheld's worker, one per CPU,
+  bjoern            bjoern, one process per CPU,
+                    each behind our nginx (run-nginx, peers-nginx.conf: HTTP/1.1 to its unix
+                    socket, a keep-alive pool), from the bench-only image (Dockerfile here);
+  and each --variant NAME:SETTING=VALUE,...: ours with those settings.
+Workloads: hello (/), io (/io, 10 ms of waiting), json (/json, a 4 KB document computed) with
+wrk; large (/large, 1 MB) with slow_clients.py, clients reading 256 KB a second each (not for
+tcp, split and the variants: the same nginx buffers their answers as ours').
+For each workload and connection level the contenders take turns, round after round, so that
+the machine's drift affects all of them alike; every run is bounded in time.
 
-    python3 tests/bench/bench.py IMAGE [--levels 50,500,2000] [--seconds 10] [--rounds 2]
+    python3 tests/bench/bench.py IMAGE --peers-image BENCH_IMAGE [--levels 50,2000]
+        [--seconds 6] [--rounds 3] [--workloads hello,io,json,large] [--contenders ...]
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +49,14 @@ sys.path.insert(0, os.path.join(REPO, "tests", "env"))
 import wrk  # noqa: E402
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 LIMIT_PORT = 8081
+PEER_PORT = 8082
+PEER_SOCKET = "unix:/run/bench/app.sock"
+WORKLOADS = {"hello": "/", "io": "/io", "json": "/json", "large": "/large"}
+# Ours with another setting: the slow clients' 1 MB answers are buffered by the same nginx as
+# ours', so they are not run there.
+VARIANT_WORKLOADS = ("hello", "io", "json")
+PEERS = ("gunicorn-sync", "gunicorn-gthread", "meinheld", "bjoern")
+CONTENDERS = ("ours", "reference", "limit", "tcp", "split") + PEERS
 
 
 def docker(*args, check=True):
@@ -66,23 +86,111 @@ def wait_for_200(url, timeout=60):
 
 
 class Contender:
-    def __init__(self, name, image, run_args, port=80, command=()):
-        self.name, self.port, self.image = name, port, image
-        self.container = "uwsgi-nginx-bench-%s-%s" % (name, uuid.uuid4().hex[:8])
-        docker("run", "--detach", "--name", self.container, *run_args, image, *command)
-        self.sidecars = []
-        self.address = json.loads(docker("inspect", self.container).stdout)[0]["NetworkSettings"]["IPAddress"]
-        self.url = "http://%s:%d/" % (self.address, port)
+    """One contender: a container (and its sidecars, in its network namespace), the port its
+    nginx serves, the workloads it takes."""
 
-    def add_sidecar(self, run_args, command):
-        """A container of the same image in this one's network namespace."""
+    def __init__(self, name, image, run_args, cpus, port=80, command=(), workloads=tuple(WORKLOADS)):
+        self.name, self.port, self.image, self.cpus, self.workloads = name, port, image, cpus, workloads
+        self.container = "uwsgi-nginx-bench-%s-%s" % (name, uuid.uuid4().hex[:8])
+        self.sidecars = []
+        docker("run", "--detach", "--name", self.container, "--cpuset-cpus", cpus,
+               "--volume", "%s:/bench:ro" % HERE, *run_args, image, *command)
+        state = json.loads(docker("inspect", self.container).stdout)[0]
+        self.pid = state["State"]["Pid"]
+        self.address = state["NetworkSettings"]["IPAddress"]
+
+    def add_sidecar(self, run_args, command, image=None):
+        """A container in this one's network namespace, on the same CPUs."""
         self.sidecars.append("%s-%d" % (self.container, len(self.sidecars) + 1))
         docker("run", "--detach", "--name", self.sidecars[-1], "--network", "container:" + self.container,
-               *run_args, self.image, *command)
+               "--cpuset-cpus", self.cpus, "--volume", "%s:/bench:ro" % HERE, *run_args, image or self.image,
+               *command)
+
+    def url(self, path="/"):
+        """Where the load generator, inside the namespace, reaches it."""
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def bridge_url(self, path="/"):
+        return "http://%s:%d%s" % (self.address, self.port, path)
 
     def remove(self):
         for container in self.sidecars + [self.container]:
             docker("rm", "--force", "--volumes", container, check=False)
+
+
+def cpu_count(cpus):
+    """How many CPUs a cpuset list such as 1 or 2-3,5 names."""
+    return sum(int(part.split("-")[-1]) - int(part.split("-")[0]) + 1 for part in cpus.split(","))
+
+
+def peer_command(name, cpus):
+    n = cpu_count(cpus)
+    gunicorn = ["gunicorn", "--bind", PEER_SOCKET, "--umask", "0", "--chdir", "/bench/app"]
+    return {
+        "gunicorn-sync": gunicorn + ["--workers", str(2 * n + 1), "main:application"],
+        "gunicorn-gthread": gunicorn + ["--worker-class", "gthread", "--workers", str(2 * n + 1),
+                                        "--threads", "4", "main:application"],
+        "meinheld": gunicorn + ["--worker-class", "egg:meinheld#gunicorn_worker", "--workers", str(n),
+                                "main:application"],
+        "bjoern": ["python", "/bench/serve_bjoern.py", PEER_SOCKET, str(n)],
+    }[name]
+
+
+def start(name, args, workdir, variants, hello):
+    """The contender called name, started; hello is the hello world's body, for limit."""
+    image, cpus = args.image, args.server_cpus
+    app = ["--volume", "%s:/app:ro" % os.path.join(HERE, "app")]
+    if name == "ours":
+        return Contender(name, image, app, cpus)
+    if name in variants:
+        settings = [item for setting in variants[name] for item in ("--env", setting)]
+        return Contender(name, image, app + settings, cpus, workloads=VARIANT_WORKLOADS)
+    if name == "limit":
+        limit_conf = os.path.join(workdir, "limit.conf")
+        with open(limit_conf, "w") as conf:
+            conf.write('server {\n    listen %d;\n    default_type text/plain;\n'
+                       '    location / { return 200 "%s"; }\n}\n' % (LIMIT_PORT, hello.replace('"', '\\"')))
+        os.chmod(limit_conf, 0o644)
+        return Contender(name, image, app + ["--volume", "%s:/etc/nginx/conf.d/limit.conf:ro" % limit_conf],
+                         cpus, port=LIMIT_PORT, workloads=("hello",))
+    if name == "reference":
+        reference_app = os.path.join(workdir, "reference-app")
+        shutil.copytree(os.path.join(HERE, "app"), reference_app)
+        shutil.copy(os.path.join(HERE, "reference-nginx.conf"), os.path.join(reference_app, "nginx.conf"))
+        return Contender(name, image, [
+            "--volume", "%s:/app:ro" % reference_app, "--env", "UWSGI_PROCESSES=16", "--env", "UWSGI_CHEAPER=2",
+            "--env", "UWSGI_INI=/bench/reference-uwsgi.ini"], cpus)
+    if name == "tcp":
+        return Contender(name, image, app + ["--env", "UWSGI_SOCKET=127.0.0.1:3031"], cpus,
+                         workloads=VARIANT_WORKLOADS)
+    if name == "split":
+        split = Contender(name, image, app + ["--volume", "/run/uwsgi"], cpus, command=["run-uwsgi"],
+                          workloads=VARIANT_WORKLOADS)
+        split.add_sidecar(["--volumes-from", split.container], ["run-nginx"])
+        return split
+    peer = Contender(name, args.peers_image, [
+        "--volume", "/run/bench", "--volume", "%s:/etc/nginx/conf.d/peer.conf:ro" % os.path.join(
+            HERE, "peers-nginx.conf")], cpus, port=PEER_PORT, command=["run-nginx"])
+    peer.add_sidecar(["--volumes-from", peer.container, "--entrypoint", ""], peer_command(name, cpus),
+                     image=args.peers_image)
+    return peer
+
+
+def load(contender, workload, connections, args):
+    """One bounded run of the workload's load generator inside the contender's namespace."""
+    prefix = ["nsenter", "--net=/proc/%d/ns/net" % contender.pid, "taskset", "--cpu-list", args.client_cpus]
+    url = contender.url(WORKLOADS[workload])
+    if workload == "large":
+        command = prefix + ["prlimit", "--nofile=20000:20000", sys.executable, os.path.join(HERE, "slow_clients.py"),
+                            url, str(connections), str(args.slow_seconds)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True,
+                                timeout=args.slow_seconds + 60).stdout
+        report = json.loads(output.strip().splitlines()[-1])
+        report["socket_errors"] = report["connect"] + report["read"] + report["write"] + report["timeout"]
+        report["ok_per_second"] = (report["requests"] - report["non_2xx_3xx"]) / (report["duration_us"] / 1e6)
+        return report
+    return wrk.run(url, connections, args.seconds, timeout=args.timeout, threads=cpu_count(args.client_cpus),
+                   prefix=prefix)
 
 
 def rss_kib(container):
@@ -135,96 +243,125 @@ def app_only_rebuild(build_command):
         return seconds
 
 
-def table(results, levels):
-    lines = ["| connections | contender | ok req/s | p50 ms | p99 ms | socket errors | non-2xx |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for level in levels:
-        for name, runs in results[str(level)].items():
-            lines.append("| %d | %s | %.0f | %.1f | %.1f | %d | %d |" % (
-                level, name, statistics.mean(r["ok_per_second"] for r in runs),
-                statistics.median(r["p50_us"] for r in runs) / 1000,
-                max(r["p99_us"] for r in runs) / 1000,
-                sum(r["socket_errors"] for r in runs), sum(r["non_2xx_3xx"] for r in runs)))
+def summary(runs):
+    """Median and spread of a contender's rounds, with every error counted."""
+    rates = [r["ok_per_second"] for r in runs]
+    return {"ok_per_second": statistics.median(rates), "min": min(rates), "max": max(rates),
+            "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+            "errors": sum(r["socket_errors"] + r["non_2xx_3xx"] for r in runs)}
+
+
+def table(summaries, levels):
+    """A markdown table: a row per workload and contender, columns per connection level."""
+    header = "| workload | contender |" + "".join(
+        " %d conn ok/s (min-max) | x ours | p99 ms | errors |" % level for level in levels)
+    lines = [header, "| --- | --- |" + " ---: | ---: | ---: | ---: |" * len(levels)]
+    for workload, by_contender in summaries.items():
+        for name in by_contender[str(levels[0])]:
+            cells = []
+            for level in levels:
+                numbers, ours = by_contender[str(level)][name], by_contender[str(level)]["ours"]
+                cells.append(" %.0f (%.0f-%.0f) | %.2f | %.1f | %d |" % (
+                    numbers["ok_per_second"], numbers["min"], numbers["max"],
+                    numbers["ok_per_second"] / max(ours["ok_per_second"], 1e-9), numbers["p99_ms"],
+                    numbers["errors"]))
+            lines.append("| %s | %s |%s" % (workload, name, "".join(cells)))
     return "\n".join(lines)
+
+
+def parse_variants(values):
+    variants = {}
+    for value in values:
+        name, _, settings = value.partition(":")
+        if not name or name in CONTENDERS or not all("=" in s for s in settings.split(",")):
+            raise SystemExit("--variant %r: NAME:SETTING=VALUE[,SETTING=VALUE...], NAME not one of %s"
+                             % (value, ", ".join(CONTENDERS)))
+        variants[name] = settings.split(",")
+    return variants
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("image")
+    parser.add_argument("--peers-image", required=True, help="the bench-only image (tests/bench/Dockerfile)")
     parser.add_argument("--base", help="the base image, for the size difference")
-    parser.add_argument("--levels", default="50,500,2000")
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--levels", default="50,2000")
+    parser.add_argument("--seconds", type=int, default=6, help="each wrk run")
+    parser.add_argument("--slow-seconds", type=int, default=12, help="each slow clients' run")
+    parser.add_argument("--timeout", type=int, default=10, help="seconds an answer may take before wrk counts "
+                        "an error")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:SETTING=VALUE,...",
+                        help="ours with these settings, as one more contender")
+    cpus = os.cpu_count() or 1
+    parser.add_argument("--server-cpus", default={1: "0", 2: "1"}.get(cpus, "1-%d" % (cpus - 1)),
+                        help="the CPUs every contender runs on (a cpuset list; default all but the first)")
+    parser.add_argument("--client-cpus", default="0", help="the CPUs the load generator runs on")
     parser.add_argument("--output", default=os.path.join(
         os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"), "bench-results.json"))
     parser.add_argument("--build-command", help="the docker build command line (JSON list) for the rebuild time")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
+    workloads = args.workloads.split(",")
+    variants = parse_variants(args.variant)
+    names = [name for name in args.contenders.split(",") if name] + list(variants)
+    unknown = [name for name in names if name not in CONTENDERS and name not in variants] + [
+        workload for workload in workloads if workload not in WORKLOADS]
+    if unknown or "ours" not in names:
+        raise SystemExit("unknown contenders or workloads: %s (ours is always one)" % ", ".join(unknown))
 
     workdir = tempfile.mkdtemp(prefix="uwsgi-nginx-bench-")
     os.chmod(workdir, 0o755)
     contenders = []
+    results = {workload: {str(level): {} for level in levels} for workload in workloads}
     try:
-        ours = Contender("ours", args.image, [])
-        contenders.append(ours)
-        body = wait_for_200(ours.url)
-        limit_conf = os.path.join(workdir, "limit.conf")
-        with open(limit_conf, "w") as conf:
-            conf.write('server {\n    listen %d;\n    default_type text/plain;\n'
-                       '    location / { return 200 "%s"; }\n}\n' % (LIMIT_PORT, body.replace('"', '\\"')))
-        os.chmod(limit_conf, 0o644)
-        contenders.append(Contender("limit", args.image, [
-            "--volume", "%s:/etc/nginx/conf.d/limit.conf:ro" % limit_conf], port=LIMIT_PORT))
-        contenders.append(Contender("reference", args.image, [
-            "--env", "UWSGI_PROCESSES=16", "--env", "UWSGI_CHEAPER=2",
-            "--env", "UWSGI_INI=/bench/reference-uwsgi.ini", "--volume", "%s:/bench:ro" % HERE,
-            "--volume", "%s:/app/nginx.conf:ro" % os.path.join(HERE, "reference-nginx.conf")]))
-        contenders.append(Contender("tcp", args.image, ["--env", "UWSGI_SOCKET=127.0.0.1:3031"]))
-        split = Contender("split", args.image, ["--volume", "/run/uwsgi"], command=["run-uwsgi"])
-        split.add_sidecar(["--volumes-from", split.container], ["run-nginx"])
-        contenders.append(split)
+        contenders.append(start("ours", args, workdir, variants, None))
+        hello = wait_for_200(contenders[0].bridge_url())
+        contenders += [start(name, args, workdir, variants, hello) for name in names if name != "ours"]
         for contender in contenders:
-            assert wait_for_200(contender.url) == body, contender.name
-        idle_kib = rss_kib(ours.container)
-
-        results = {str(level): {c.name: [] for c in contenders} for level in levels}
-        for level in levels:
-            for round_number in range(args.rounds):
-                order = contenders[round_number % len(contenders):] + contenders[:round_number % len(contenders)]
-                for contender in order:
-                    report = wrk.run(contender.url, level, args.seconds)
-                    results[str(level)][contender.name].append(report)
-                    log("%5d connections, round %d, %-9s %8.0f ok/s, p99 %6.1f ms, %d socket errors, %d non-2xx" % (
-                        level, round_number + 1, contender.name, report["ok_per_second"], report["p99_us"] / 1000,
-                        report["socket_errors"], report["non_2xx_3xx"]))
+            if wait_for_200(contender.bridge_url()) != hello:
+                raise SystemExit("%s does not answer the hello world" % contender.name)
+        idle_kib = rss_kib(contenders[0].container)
+        for workload in workloads:
+            taking = [c for c in contenders if workload in c.workloads]
+            for level in levels:
+                for round_number in range(args.rounds):
+                    for contender in taking[round_number % len(taking):] + taking[:round_number % len(taking)]:
+                        report = load(contender, workload, level, args)
+                        results[workload][str(level)].setdefault(contender.name, []).append(report)
+                        log("%-5s %5d connections, round %d, %-16s %8.0f ok/s, p99 %7.1f ms, %d socket errors, "
+                            "%d non-2xx" % (workload, level, round_number + 1, contender.name,
+                                            report["ok_per_second"], report["p99_us"] / 1000,
+                                            report["socket_errors"], report["non_2xx_3xx"]))
     finally:
         for contender in contenders:
             contender.remove()
+        shutil.rmtree(workdir, ignore_errors=True)
 
+    summaries = {workload: {level: {name: summary(runs) for name, runs in by_name.items()}
+                            for level, by_name in by_level.items()} for workload, by_level in results.items()}
     extras = {"idle_rss_mib": idle_kib / 1024, "start_to_first_200_s": start_to_first_200(args.image)}
     if args.base:
         extras["image_minus_base_mb"] = image_growth(args.image, args.base)
     if args.build_command:
         extras["app_only_rebuild_s"] = app_only_rebuild(json.loads(args.build_command))
-    def mean(level, name):
-        return statistics.mean(r["ok_per_second"] for r in results[str(level)][name])
-    ratios = {}
-    for level in levels:
-        ratios[str(level)] = {"ours/reference": mean(level, "ours") / max(mean(level, "reference"), 1e-9),
-                              "ours/limit": mean(level, "ours") / max(mean(level, "limit"), 1e-9),
-                              "tcp/ours": mean(level, "tcp") / max(mean(level, "ours"), 1e-9),
-                              "split/ours": mean(level, "split") / max(mean(level, "ours"), 1e-9)}
+    machine = {"cpus": os.cpu_count(), "server_cpus": args.server_cpus, "client_cpus": args.client_cpus,
+               "model": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                              if line.startswith("model name")), "")}
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
     with open(args.output, "w") as output:
-        json.dump({"image": args.image, "seconds": args.seconds, "rounds": args.rounds, "results": results,
-                   "ratios": ratios, "extras": extras}, output, indent=2, sort_keys=True)
+        json.dump({"image": args.image, "date": time.strftime("%Y-%m-%d"), "commit": commit, "machine": machine,
+                   "seconds": args.seconds, "slow_seconds": args.slow_seconds, "rounds": args.rounds,
+                   "variants": variants, "results": results, "summaries": summaries, "extras": extras},
+                  output, indent=2, sort_keys=True)
 
-    print(table(results, levels))
-    print()
-    names = ["ours/reference", "ours/limit", "tcp/ours", "split/ours"]
-    print("| connections | %s |" % " | ".join(name.replace("/", " / ") for name in names))
-    print("| ---: |" + " ---: |" * len(names))
-    for level in levels:
-        print("| %d | %s |" % (level, " | ".join("%.2f" % ratios[str(level)][name] for name in names)))
+    print("%s, commit %s, %s: contenders on CPUs %s, load on CPUs %s; %d rounds of %d s (slow clients %d s); "
+          "medians\n" % (time.strftime("%Y-%m-%d"), commit, machine["model"], args.server_cpus, args.client_cpus,
+                          args.rounds, args.seconds, args.slow_seconds))
+    print(table(summaries, levels))
     print()
     for key, value in sorted(extras.items()):
         print("- %s: %.2f" % (key, value))

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# `make bench`: build the image with its defaults, then run tests/bench/bench.py against it
-# (ours / reference / limit / tcp / split at 50, 500 and 2,000 connections, plus size, start,
-# rebuild and memory figures). From a fresh machine: starts the Docker engine if none answers,
-# builds the local stand-ins it needs, installs wrk. Arguments go to bench.py (--seconds,
-# --rounds, --levels, --output). Takes about 12 minutes with the defaults.
+# `make bench`: build the image with its defaults and the bench-only image of its peers
+# (tests/bench/Dockerfile), then run tests/bench/bench.py (every contender on every workload at
+# 50 and 2,000 connections, plus size, start, rebuild and memory figures). From a fresh machine:
+# starts the Docker engine if none answers, builds the local stand-ins it needs, installs wrk.
+# Arguments go to bench.py (--contenders, --workloads, --variant, --seconds, --rounds, --levels,
+# --output). Takes about 35 minutes with the defaults.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
 
 IMAGE=${IMAGE:-uwsgi-nginx:bench}
+PEERS_IMAGE=${PEERS_IMAGE:-uwsgi-nginx-bench-peers:latest}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:2.7-slim}
 started_repo=
 started_dockerd=
@@ -32,12 +34,20 @@ if [[ -z ${NGINX_REPO_URL:-} ]]; then
     build+=(--build-arg "NGINX_REPO_URL=$NGINX_REPO_URL" --build-arg "NGINX_SIGNING_KEY_URL=$NGINX_SIGNING_KEY_URL"
             --build-arg "NGINX_KEY_FINGERPRINTS=$NGINX_KEY_FINGERPRINTS")
 fi
+peers_build=("$DOCKER" build --network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE" --build-arg "IMAGE=$IMAGE"
+             --file "$REPO_ROOT/tests/bench/Dockerfile")
+if [[ -n ${PIP_INDEX_URL:-} ]]; then
+    peers_build+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
+fi
 ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
 if [[ -s $ca_file ]]; then
     build+=(--secret "id=ca,src=$ca_file")
+    peers_build+=(--secret "id=ca,src=$ca_file")
 fi
 
 log "building $IMAGE"
 "${build[@]}" --tag "$IMAGE" "$REPO_ROOT" >&2
+log "building $PEERS_IMAGE"
+"${peers_build[@]}" --tag "$PEERS_IMAGE" "$REPO_ROOT" >&2
 build_json=$(python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "${build[@]}")
-python3 "$REPO_ROOT/tests/bench/bench.py" "$IMAGE" --base "$PYTHON_IMAGE" --build-command "$build_json" "$@"
+python3 "$REPO_ROOT/tests/bench/bench.py" "$IMAGE" --peers-image "$PEERS_IMAGE" --base "$PYTHON_IMAGE" --build-command "$build_json" "$@"

@@ -7,13 +7,13 @@ import threading
 REPORT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk-report.lua")
 
 
-def run(url, connections, seconds, timeout=5):
+def run(url, connections, seconds, timeout=5, threads=None, prefix=()):
     """Load url with this many connections for this many seconds. Returns wrk's counts:
     requests, non_2xx_3xx, socket_errors (connect, read, write, timeout), latencies in
-    microseconds, ok_per_second."""
-    threads = min(connections, os.cpu_count() or 2)
+    microseconds, ok_per_second. prefix: a command wrk runs under (nsenter, taskset)."""
+    threads = min(connections, threads or os.cpu_count() or 2)
     # 2,000 connections need more open files than a shell's default 1,024.
-    command = ["prlimit", "--nofile=20000:20000", "wrk", "--threads", str(threads),
+    command = [*prefix, "prlimit", "--nofile=20000:20000", "wrk", "--threads", str(threads),
                "--connections", str(connections), "--duration", "%ds" % seconds,
                "--timeout", "%ds" % timeout, "--script", REPORT_SCRIPT, url]
     output = subprocess.run(command, check=True, capture_output=True, text=True,
