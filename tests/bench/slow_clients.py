@@ -1,7 +1,9 @@
 """Slow clients for `make bench`: CONNECTIONS clients each ask for URL's path again and again,
 each reading its answer at RATE bytes a second through a small receive buffer (a slow link),
 for SECONDS. Prints one JSON line with the counts wrk's report has: requests (answers read
-whole), non_2xx_3xx, socket errors (connect, read, timeout) and latencies of whole answers.
+whole), non_2xx_3xx, socket errors (connect, read, timeout), and bytes (of 2xx answers, read
+by the end, whole or not: at 2,000 clients most answers are still being read when the run
+ends) and the latencies of the first byte (the server's queue, as a slow client sees it).
 
     python3 slow_clients.py URL CONNECTIONS SECONDS [--rate 262144] [--timeout 30]
 """
@@ -15,7 +17,8 @@ import urllib.parse
 CHUNK = 16384
 
 
-async def one_answer(host, port, path, rate, counts):
+async def one_answer(host, port, path, rate, counts, first_bytes):
+    started = time.monotonic()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CHUNK)
     sock.setblocking(False)
@@ -28,6 +31,7 @@ async def one_answer(host, port, path, rate, counts):
         reader, writer = await asyncio.open_connection(sock=sock, limit=CHUNK * 4)
         writer.write(("GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n" % path).encode())
         head = await reader.readuntil(b"\r\n\r\n")
+        first_bytes.append(time.monotonic() - started)
         status = int(head.split(b" ", 2)[1])
         length = None
         for line in head.split(b"\r\n")[1:]:
@@ -36,12 +40,14 @@ async def one_answer(host, port, path, rate, counts):
                 length = int(value)
         received = 0
         while True:
-            started = time.monotonic()
+            reading = time.monotonic()
             data = await reader.read(CHUNK)
             if not data:
                 break
             received += len(data)
-            await asyncio.sleep(max(0.0, len(data) / rate - (time.monotonic() - started)))
+            if 200 <= status < 300:
+                counts["bytes"] += len(data)
+            await asyncio.sleep(max(0.0, len(data) / rate - (time.monotonic() - reading)))
         writer.close()
         if length is not None and received != length:
             counts["read"] += 1
@@ -56,12 +62,12 @@ async def one_answer(host, port, path, rate, counts):
         sock.close()
 
 
-async def client(host, port, path, rate, timeout, deadline, counts, latencies):
+async def client(host, port, path, rate, timeout, deadline, counts, first_bytes):
     while time.monotonic() < deadline:
         started = time.monotonic()
         cut_by_the_end = deadline - started < timeout
         try:
-            answered = await asyncio.wait_for(one_answer(host, port, path, rate, counts),
+            answered = await asyncio.wait_for(one_answer(host, port, path, rate, counts, first_bytes),
                                               deadline - started if cut_by_the_end else timeout)
         except asyncio.TimeoutError:
             if cut_by_the_end:
@@ -70,12 +76,11 @@ async def client(host, port, path, rate, timeout, deadline, counts, latencies):
             continue
         if answered:
             counts["requests"] += 1
-            latencies.append(time.monotonic() - started)
 
 
 async def run(url, connections, seconds, rate, timeout):
     parts = urllib.parse.urlsplit(url)
-    counts = dict(requests=0, non_2xx_3xx=0, connect=0, read=0, write=0, timeout=0)
+    counts = dict(requests=0, non_2xx_3xx=0, connect=0, read=0, write=0, timeout=0, bytes=0)
     latencies = []
     started = time.monotonic()
     deadline = started + seconds
