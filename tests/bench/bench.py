@@ -29,8 +29,9 @@ wrk; large (/large, 1 MB) with slow_clients.py, clients reading 256 KB a second 
 in MB a second read and the time to the first byte (not for tcp, split and the variants: the
 same nginx buffers their answers as ours').
 For each workload and connection level the contenders take turns, round after round, so that
-the machine's drift affects all of them alike, each loaded alone: the others are paused. Every
-run is bounded in time.
+the machine's drift affects all of them alike, each loaded alone: the others are paused, and
+a turn ends when the contender has served what the load left queued. Every run is bounded in
+time.
 
     python3 tests/bench/bench.py IMAGE --peers-image BENCH_IMAGE [--levels 50,2000]
         [--seconds 6] [--rounds 3] [--workloads hello,io,json,large] [--contenders ...]
@@ -202,9 +203,24 @@ def alone(contender, contenders):
         docker("pause", *others)
     try:
         yield
+        settle(contender)
     finally:
         if others:
             docker("unpause", *others)
+
+
+def settle(contender, within=0.5, timeout=120):
+    """Waits until the contender answers the hello world within half a second: the requests
+    wrk left behind (2,000 of them queued at 10 ms each take 20 s to one process) must not be
+    served in its next turn."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        answer = get(contender.bridge_url(), timeout=within)
+        if answer and answer[0] == 200 and time.monotonic() - started < within:
+            return
+        time.sleep(0.2)
+    raise SystemExit("%s still busy %d s after its load" % (contender.name, timeout))
 
 
 def load(contender, workload, connections, args):
