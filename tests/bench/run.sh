@@ -4,7 +4,7 @@
 # 50 and 2,000 connections, plus size, start, rebuild and memory figures). From a fresh machine:
 # starts the Docker engine if none answers, builds the local stand-ins it needs, installs wrk.
 # Arguments go to bench.py (--contenders, --workloads, --variant, --seconds, --rounds, --levels,
-# --output). Takes about 35 minutes with the defaults.
+# --output). Takes about 40 minutes with the defaults (32 for the run in docs/development.md).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
