@@ -197,7 +197,7 @@ def alone(contender, contenders):
     """The other contenders frozen (docker pause) while this one is loaded: idle, their
     processes still wake up now and then on the same CPUs (supervisord, the health checks).
     Unpaused, ours answered 17,500 hello worlds a second at 50 connections with 12 others
-    beside it, and 31,700 with 3, on the same machine within the hour."""
+    beside it; paused, 32,800 (the run in docs/development.md)."""
     others = [name for other in contenders if other is not contender for name in other.containers()]
     if others:
         docker("pause", *others)

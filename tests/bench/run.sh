@@ -4,7 +4,8 @@
 # 50 and 2,000 connections, plus size, start, rebuild and memory figures). From a fresh machine:
 # starts the Docker engine if none answers, builds the local stand-ins it needs, installs wrk.
 # Arguments go to bench.py (--contenders, --workloads, --variant, --seconds, --rounds, --levels,
-# --output). Takes about 40 minutes with the defaults (32 for the run in docs/development.md).
+# --output). About half an hour with the defaults (the run of 13 contenders in
+# docs/development.md took 32 minutes).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
