@@ -233,7 +233,6 @@ def load(contender, workload, connections, args):
         output = subprocess.run(command, check=True, capture_output=True, text=True,
                                 timeout=args.slow_seconds + 60).stdout
         report = json.loads(output.strip().splitlines()[-1])
-        report["socket_errors"] = report["connect"] + report["read"] + report["write"] + report["timeout"]
         # MB a second the clients read (of 2xx answers): at 2,000 clients most answers are
         # still being read when the run ends, so answers whole a second would say little.
         report["ok_per_second"] = report["bytes"] / 1e6 / (report["duration_us"] / 1e6)

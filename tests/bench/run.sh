@@ -28,23 +28,23 @@ export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
 ensure_wrk
 
-build=("$DOCKER" build --network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+# What both builds take: the base, the index pip uses, the CA secret.
+common=(--network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+if [[ -n ${PIP_INDEX_URL:-} ]]; then
+    common+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
+fi
+ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
+if [[ -s $ca_file ]]; then
+    common+=(--secret "id=ca,src=$ca_file")
+fi
+build=("$DOCKER" build "${common[@]}")
 if [[ -z ${NGINX_REPO_URL:-} ]]; then
     eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo bullseye)"
     started_repo=1
     build+=(--build-arg "NGINX_REPO_URL=$NGINX_REPO_URL" --build-arg "NGINX_SIGNING_KEY_URL=$NGINX_SIGNING_KEY_URL"
             --build-arg "NGINX_KEY_FINGERPRINTS=$NGINX_KEY_FINGERPRINTS")
 fi
-peers_build=("$DOCKER" build --network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE" --build-arg "IMAGE=$IMAGE"
-             --file "$REPO_ROOT/tests/bench/Dockerfile")
-if [[ -n ${PIP_INDEX_URL:-} ]]; then
-    peers_build+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
-fi
-ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
-if [[ -s $ca_file ]]; then
-    build+=(--secret "id=ca,src=$ca_file")
-    peers_build+=(--secret "id=ca,src=$ca_file")
-fi
+peers_build=("$DOCKER" build "${common[@]}" --build-arg "IMAGE=$IMAGE" --file "$REPO_ROOT/tests/bench/Dockerfile")
 
 log "building $IMAGE"
 "${build[@]}" --tag "$IMAGE" "$REPO_ROOT" >&2

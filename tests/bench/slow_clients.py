@@ -1,7 +1,7 @@
 """Slow clients for `make bench`: CONNECTIONS clients each ask for URL's path again and again,
 each reading its answer at RATE bytes a second through a small receive buffer (a slow link),
 for SECONDS. Prints one JSON line with the counts wrk's report has: requests (answers read
-whole), non_2xx_3xx, socket errors (connect, read, timeout), and bytes (of 2xx answers, read
+whole), non_2xx_3xx, socket errors (connect, read, timeout, and their sum), and bytes (of 2xx answers, read
 by the end, whole or not: at 2,000 clients most answers are still being read when the run
 ends) and the latencies of the first byte (the server's queue, as a slow client sees it).
 
@@ -91,7 +91,8 @@ async def run(url, connections, seconds, rate, timeout):
     def percentile(p):
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1e6 if latencies else 0
 
-    counts.update(duration_us=(time.monotonic() - started) * 1e6, p50_us=percentile(0.5), p99_us=percentile(0.99))
+    counts.update(duration_us=(time.monotonic() - started) * 1e6, p50_us=percentile(0.5), p99_us=percentile(0.99),
+                  socket_errors=counts["connect"] + counts["read"] + counts["write"] + counts["timeout"])
     return counts
 
 
