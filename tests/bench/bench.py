@@ -22,8 +22,11 @@ bridge, no proxy in between), every one serving the same app (tests/bench/app):
                     each behind our nginx (run-nginx, peers-nginx.conf: HTTP/1.1 to its unix
                     socket, a keep-alive pool), from the bench-only image (Dockerfile here);
   and each --variant NAME:SETTING=VALUE,...: ours with those settings, each an environment
-                    variable (UWSGI_PROCESSES=1) or, written uwsgi.OPTION=VALUE, a line of
-                    an app ini given as UWSGI_INI (uwsgi.thunder-lock=true).
+                    variable (UWSGI_PROCESSES=1); written uwsgi.OPTION=VALUE, a line of an
+                    app ini given as UWSGI_INI (uwsgi.thunder-lock=true); written
+                    nginx.DIRECTIVE=VALUE, a line of http{} in conf.d (nginx.uwsgi_buffering=off);
+                    pass=http11: nginx passing over HTTP/1.1 with a keep-alive pool to uWSGI's
+                    http11-socket (http11-nginx.conf) instead of over the uwsgi protocol.
 Workloads: hello (/), io (/io, 10 ms of waiting), json (/json, a 4 KB document computed) with
 wrk; large (/large, 1 MB) with slow_clients.py, clients reading 256 KB a second each, counted
 in MB a second read and the time to the first byte (not for tcp, split and the variants: the
@@ -56,6 +59,7 @@ import wrk  # noqa: E402
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 LIMIT_PORT = 8081
 PEER_PORT = 8082
+HTTP11_PORT = 8083
 PEER_SOCKET = "unix:/run/bench/app.sock"
 WORKLOADS = {"hello": "/", "io": "/io", "json": "/json", "large": "/large"}
 # Ours with another setting: the slow clients' 1 MB answers are buffered by the same nginx as
@@ -81,14 +85,17 @@ def get(url, timeout=2):
         return None
 
 
-def wait_for_200(url, timeout=60):
+def wait_for_200(url, timeout=60, give_up=True):
+    """The body of the first 200 from url; none within timeout: exits, or returns None."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = get(url)
         if answer and answer[0] == 200:
             return answer[1]
         time.sleep(0.02)
-    raise SystemExit("no 200 from %s within %d s" % (url, timeout))
+    if give_up:
+        raise SystemExit("no 200 from %s within %d s" % (url, timeout))
+    return None
 
 
 class Contender:
@@ -152,15 +159,7 @@ def start(name, args, workdir, variants, hello):
     if name == "ours":
         return Contender(name, image, app, cpus)
     if name in variants:
-        environment = [item for setting in variants[name] if not setting.startswith("uwsgi.")
-                       for item in ("--env", setting)]
-        options = [setting[len("uwsgi."):] for setting in variants[name] if setting.startswith("uwsgi.")]
-        if options:
-            with open(os.path.join(workdir, name + ".ini"), "w") as ini:
-                ini.write("[uwsgi]\n" + "".join(option.replace("=", " = ", 1) + "\n" for option in options))
-            environment += ["--volume", "%s:/bench-variants:ro" % workdir,
-                            "--env", "UWSGI_INI=/bench-variants/%s.ini" % name]
-        return Contender(name, image, app + environment, cpus, workloads=VARIANT_WORKLOADS)
+        return start_variant(name, variants[name], image, cpus, workdir)
     if name == "limit":
         limit_conf = os.path.join(workdir, "limit.conf")
         with open(limit_conf, "w") as conf:
@@ -190,6 +189,35 @@ def start(name, args, workdir, variants, hello):
     peer.add_sidecar(["--volumes-from", peer.container, "--entrypoint", ""], peer_command(name, cpus),
                      image=args.peers_image)
     return peer
+
+
+def start_variant(name, settings, image, cpus, workdir):
+    """Ours with a variant's settings: environment variables, uwsgi.OPTION lines of an app ini,
+    nginx.DIRECTIVE lines of a conf.d file, pass=http11."""
+    run_args = ["--volume", "%s:/app:ro" % os.path.join(HERE, "app")]
+    options, directives, port = [], [], 80
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key.startswith("uwsgi."):
+            options.append("%s = %s" % (key[len("uwsgi."):], value))
+        elif key.startswith("nginx."):
+            directives.append("%s %s;" % (key[len("nginx."):], value))
+        elif key == "pass" and value == "http11":
+            options.append("http11-socket = /run/uwsgi/http11.sock")
+            run_args += ["--volume", "%s:/etc/nginx/conf.d/http11.conf:ro" % os.path.join(HERE, "http11-nginx.conf")]
+            port = HTTP11_PORT
+        else:
+            run_args += ["--env", setting]
+    for lines, path, header, volume in ((options, name + ".ini", "[uwsgi]\n", "/bench-variants/%s.ini"),
+                                        (directives, name + ".conf", "", "/etc/nginx/conf.d/%s.conf")):
+        if lines:
+            with open(os.path.join(workdir, path), "w") as written:
+                written.write(header + "".join(line + "\n" for line in lines))
+            os.chmod(os.path.join(workdir, path), 0o644)
+            run_args += ["--volume", "%s:%s:ro" % (os.path.join(workdir, path), volume % name)]
+    if options:
+        run_args += ["--env", "UWSGI_INI=/bench-variants/%s.ini" % name]
+    return Contender(name, image, run_args, cpus, port=port, workloads=VARIANT_WORKLOADS)
 
 
 @contextlib.contextmanager
@@ -318,12 +346,18 @@ def table(summaries, levels):
     return "\n".join(lines)
 
 
+def variant_setting_ok(setting):
+    key, _, value = setting.partition("=")
+    return bool(value) and (key.isupper() or key.startswith(("uwsgi.", "nginx.")) or setting == "pass=http11")
+
+
 def parse_variants(values):
     variants = {}
     for value in values:
         name, _, settings = value.partition(":")
-        if not name or name in CONTENDERS or not all("=" in s for s in settings.split(",")):
-            raise SystemExit("--variant %r: NAME:SETTING=VALUE[,SETTING=VALUE...], NAME not one of %s"
+        if not name or name in CONTENDERS or not all(map(variant_setting_ok, settings.split(","))):
+            raise SystemExit("--variant %r: NAME:SETTING=VALUE[,SETTING=VALUE...], NAME not one of %s, each "
+                             "SETTING an environment variable, uwsgi.OPTION, nginx.DIRECTIVE or pass=http11"
                              % (value, ", ".join(CONTENDERS)))
         variants[name] = settings.split(",")
     return variants
@@ -343,8 +377,9 @@ def main():
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:SETTING=VALUE,...",
-                        help="ours with these settings (environment variables, or uwsgi.OPTION=VALUE for "
-                        "uWSGI options), as one more contender")
+                        help="ours with these settings (environment variables, uwsgi.OPTION=VALUE for "
+                        "uWSGI options, nginx.DIRECTIVE=VALUE for nginx's http{}, pass=http11), as one more "
+                        "contender")
     cpus = os.cpu_count() or 1
     parser.add_argument("--server-cpus", default={1: "0", 2: "1"}.get(cpus, "1-%d" % (cpus - 1)),
                         help="the CPUs every contender runs on (a cpuset list; default all but the first)")
@@ -371,8 +406,12 @@ def main():
         hello = wait_for_200(contenders[0].bridge_url())
         contenders += [start(name, args, workdir, variants, hello) for name in names if name != "ours"]
         for contender in contenders:
-            if wait_for_200(contender.bridge_url()) != hello:
-                raise SystemExit("%s does not answer the hello world" % contender.name)
+            answer = wait_for_200(contender.bridge_url(), give_up=False)
+            if answer != hello:
+                logs = docker("logs", "--tail", "5", contender.container, check=False)
+                raise SystemExit("%s does not answer the hello world (%s); its last lines:\n%s%s" % (
+                    contender.name, "no 200 within 60 s" if answer is None else "answered %r" % answer,
+                    logs.stdout, logs.stderr))
         idle_kib = rss_kib(contenders[0].container)
         for workload in workloads:
             taking = [c for c in contenders if workload in c.workloads]
