@@ -25,8 +25,8 @@ bench:
 	tests/bench/run.sh $(BENCH_ARGS)
 
 # What `make test` has no time for: every Molecule scenario on every Debian suite, then the image
-# suites on every supported Python, one run each (MATRIX_PYTHON_IMAGES: 2.7, the 2.7 base on
-# bookworm, 3.11, 3.13, 3.14; MATRIX_TRY_PYTHON_IMAGES: 3.15, reported, not failing the matrix;
+# suites on every supported Python, one run each (MATRIX_PYTHON_IMAGES: 2.7, the 2.7 bases on
+# bookworm and trixie, 3.11, 3.13, 3.14; MATRIX_TRY_PYTHON_IMAGES: 3.15, reported, not failing the matrix;
 # MATRIX_MOLECULE=no skips Molecule). tests/matrix.sh (arguments: PYTEST_ARGS=...).
 test-matrix:
 	tests/matrix.sh $(PYTEST_ARGS)
