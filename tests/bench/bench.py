@@ -25,8 +25,8 @@ bridge, no proxy in between), every one serving the same app (tests/bench/app):
                     variable (UWSGI_PROCESSES=1); written uwsgi.OPTION=VALUE, a line of an
                     app ini given as UWSGI_INI (uwsgi.thunder-lock=true); written
                     nginx.DIRECTIVE=VALUE, a line of http{} in conf.d (nginx.uwsgi_buffering=off);
-                    pass=http11: nginx passing over HTTP/1.1 with a keep-alive pool to uWSGI's
-                    http11-socket (http11-nginx.conf) instead of over the uwsgi protocol.
+                    pass=http11: uWSGI's http11-socket where the peers listen, behind the
+                    peers' nginx (HTTP/1.1, a keep-alive pool) instead of the uwsgi protocol.
 Workloads: hello (/), io (/io, 10 ms of waiting), json (/json, a 4 KB document computed) with
 wrk; large (/large, 1 MB) with slow_clients.py, clients reading 256 KB a second each, counted
 in MB a second read and the time to the first byte (not for tcp, split and the variants: the
@@ -59,8 +59,8 @@ import wrk  # noqa: E402
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 LIMIT_PORT = 8081
 PEER_PORT = 8082
-HTTP11_PORT = 8083
-PEER_SOCKET = "unix:/run/bench/app.sock"
+PEER_SOCKET_PATH = "/run/bench/app.sock"
+PEER_SOCKET = "unix:" + PEER_SOCKET_PATH
 WORKLOADS = {"hello": "/", "io": "/io", "json": "/json", "large": "/large"}
 # Ours with another setting: the slow clients' 1 MB answers are buffered by the same nginx as
 # ours', so they are not run there.
@@ -85,17 +85,33 @@ def get(url, timeout=2):
         return None
 
 
-def wait_for_200(url, timeout=60, give_up=True):
-    """The body of the first 200 from url; none within timeout: exits, or returns None."""
+def wait_for_200(url, timeout=60):
+    """The body of the first 200 from url, None if none came within timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = get(url)
         if answer and answer[0] == 200:
             return answer[1]
         time.sleep(0.02)
-    if give_up:
-        raise SystemExit("no 200 from %s within %d s" % (url, timeout))
     return None
+
+
+def first_answer(contender):
+    """Its answer to / once it serves; none within a minute: exits with its last log lines."""
+    answer = wait_for_200(contender.bridge_url())
+    if answer is None:
+        logs = docker("logs", "--tail", "5", contender.container, check=False)
+        raise SystemExit("%s: no 200 within 60 s; its last lines:\n%s%s" % (contender.name, logs.stdout, logs.stderr))
+    return answer
+
+
+def written(workdir, filename, text):
+    """A file of the run's, readable by the containers it is mounted into."""
+    path = os.path.join(workdir, filename)
+    with open(path, "w") as file:
+        file.write(text)
+    os.chmod(path, 0o644)
+    return path
 
 
 class Contender:
@@ -161,11 +177,8 @@ def start(name, args, workdir, variants, hello):
     if name in variants:
         return start_variant(name, variants[name], image, cpus, workdir)
     if name == "limit":
-        limit_conf = os.path.join(workdir, "limit.conf")
-        with open(limit_conf, "w") as conf:
-            conf.write('server {\n    listen %d;\n    default_type text/plain;\n'
-                       '    location / { return 200 "%s"; }\n}\n' % (LIMIT_PORT, hello.replace('"', '\\"')))
-        os.chmod(limit_conf, 0o644)
+        limit_conf = written(workdir, "limit.conf", 'server {\n    listen %d;\n    default_type text/plain;\n'
+                             '    location / { return 200 "%s"; }\n}\n' % (LIMIT_PORT, hello.replace('"', '\\"')))
         return Contender(name, image, app + ["--volume", "%s:/etc/nginx/conf.d/limit.conf:ro" % limit_conf],
                          cpus, port=LIMIT_PORT, workloads=("hello",))
     if name == "reference":
@@ -193,30 +206,29 @@ def start(name, args, workdir, variants, hello):
 
 def start_variant(name, settings, image, cpus, workdir):
     """Ours with a variant's settings: environment variables, uwsgi.OPTION lines of an app ini,
-    nginx.DIRECTIVE lines of a conf.d file, pass=http11."""
+    nginx.DIRECTIVE lines of a conf.d file, pass=http11 (uWSGI's HTTP/1.1 socket where the peers
+    listen, behind the peers' nginx server)."""
     run_args = ["--volume", "%s:/app:ro" % os.path.join(HERE, "app")]
     options, directives, port = [], [], 80
     for setting in settings:
         key, _, value = setting.partition("=")
         if key.startswith("uwsgi."):
-            options.append("%s = %s" % (key[len("uwsgi."):], value))
+            options.append("%s = %s\n" % (key[len("uwsgi."):], value))
         elif key.startswith("nginx."):
-            directives.append("%s %s;" % (key[len("nginx."):], value))
-        elif key == "pass" and value == "http11":
-            options.append("http11-socket = /run/uwsgi/http11.sock")
-            run_args += ["--volume", "%s:/etc/nginx/conf.d/http11.conf:ro" % os.path.join(HERE, "http11-nginx.conf")]
-            port = HTTP11_PORT
+            directives.append("%s %s;\n" % (key[len("nginx."):], value))
+        elif setting == "pass=http11":
+            options.append("http11-socket = %s\n" % PEER_SOCKET_PATH)
+            run_args += ["--volume", os.path.dirname(PEER_SOCKET_PATH),
+                         "--volume", "%s:/etc/nginx/conf.d/peer.conf:ro" % os.path.join(HERE, "peers-nginx.conf")]
+            port = PEER_PORT
         else:
             run_args += ["--env", setting]
-    for lines, path, header, volume in ((options, name + ".ini", "[uwsgi]\n", "/bench-variants/%s.ini"),
-                                        (directives, name + ".conf", "", "/etc/nginx/conf.d/%s.conf")):
-        if lines:
-            with open(os.path.join(workdir, path), "w") as written:
-                written.write(header + "".join(line + "\n" for line in lines))
-            os.chmod(os.path.join(workdir, path), 0o644)
-            run_args += ["--volume", "%s:%s:ro" % (os.path.join(workdir, path), volume % name)]
     if options:
-        run_args += ["--env", "UWSGI_INI=/bench-variants/%s.ini" % name]
+        ini = written(workdir, name + ".ini", "[uwsgi]\n" + "".join(options))
+        run_args += ["--volume", "%s:/bench-variant.ini:ro" % ini, "--env", "UWSGI_INI=/bench-variant.ini"]
+    if directives:
+        conf = written(workdir, name + ".conf", "".join(directives))
+        run_args += ["--volume", "%s:/etc/nginx/conf.d/bench-variant.conf:ro" % conf]
     return Contender(name, image, run_args, cpus, port=port, workloads=VARIANT_WORKLOADS)
 
 
@@ -285,7 +297,8 @@ def start_to_first_200(image, runs=5):
         docker("run", "--detach", "--name", name, image)
         try:
             address = json.loads(docker("inspect", name).stdout)[0]["NetworkSettings"]["IPAddress"]
-            wait_for_200("http://%s/" % address)
+            if wait_for_200("http://%s/" % address) is None:
+                raise SystemExit("%s: no 200 within 60 s" % image)
             times.append(time.monotonic() - started)
         finally:
             docker("rm", "--force", name, check=False)
@@ -403,15 +416,11 @@ def main():
     results = {workload: {str(level): {} for level in levels} for workload in workloads}
     try:
         contenders.append(start("ours", args, workdir, variants, None))
-        hello = wait_for_200(contenders[0].bridge_url())
+        hello = first_answer(contenders[0])
         contenders += [start(name, args, workdir, variants, hello) for name in names if name != "ours"]
         for contender in contenders:
-            answer = wait_for_200(contender.bridge_url(), give_up=False)
-            if answer != hello:
-                logs = docker("logs", "--tail", "5", contender.container, check=False)
-                raise SystemExit("%s does not answer the hello world (%s); its last lines:\n%s%s" % (
-                    contender.name, "no 200 within 60 s" if answer is None else "answered %r" % answer,
-                    logs.stdout, logs.stderr))
+            if first_answer(contender) != hello:
+                raise SystemExit("%s does not answer the hello world" % contender.name)
         idle_kib = rss_kib(contenders[0].container)
         for workload in workloads:
             taking = [c for c in contenders if workload in c.workloads]
