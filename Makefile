@@ -5,8 +5,9 @@
 run:
 	tests/env/build-and-run.sh
 
-# CPython 2.7.18 on Debian bookworm as uwsgi-nginx-python:2.7-bookworm (SUITE=trixie: on trixie,
-# as :2.7-trixie); docs/building.md, "Python 2.7 on a supported Debian".
+# The image's default Python alone: CPython 2.7.18 with its CVE fixes on Debian bookworm, as
+# uwsgi-nginx-python:2.7-bookworm (SUITE=trixie: on trixie, as :2.7-trixie); docs/building.md,
+# "Python 2.7, the default".
 python2.7-base:
 	tests/env/build-python2.7-base.sh
 
@@ -25,8 +26,8 @@ bench:
 	tests/bench/run.sh $(BENCH_ARGS)
 
 # What `make test` has no time for: every Molecule scenario on every Debian suite, then the image
-# suites on every supported Python, one run each (MATRIX_PYTHON_IMAGES: 2.7, the 2.7 bases on
-# bookworm and trixie, 3.11, 3.13, 3.14; MATRIX_TRY_PYTHON_IMAGES: 3.15, reported, not failing the matrix;
+# suites on every supported Python, one run each (MATRIX_PYTHON_IMAGES: the default 2.7, the
+# official 2.7, the 2.7 base on trixie, 3.11, 3.13, 3.14; MATRIX_TRY_PYTHON_IMAGES: 3.15, reported, not failing the matrix;
 # MATRIX_MOLECULE=no skips Molecule). tests/matrix.sh (arguments: PYTEST_ARGS=...).
 test-matrix:
 	tests/matrix.sh $(PYTEST_ARGS)

@@ -28,7 +28,9 @@ STATE_DIR = Path(os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-t
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # The base image of the `image` fixture, which the image suites test (README, "Python versions"):
 # PYTHON_IMAGE=python:3.11-slim make test PYTEST_ARGS="tests/test_image.py tests/test_runtime.py ..."
-PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", "python:2.7-slim")
+# By default the Dockerfile's own: its python2.7 stage, CPython 2.7.18 with its CVE fixes.
+PYTHON27_STAGE = "python2.7"
+PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", PYTHON27_STAGE)
 # The Debian suites the Molecule platforms run (uwsgi-nginx-molecule:<suite>); the nginx.org
 # stand-in has a package for each, and for forky, the suite of the Python 3.14 and 3.15
 # stand-ins (tests/images/python3-debian).
@@ -309,6 +311,18 @@ def build_ca(run):
                            marker_der=base64.b64decode("".join(marker_lines)))
 
 
+def python27_source_url():
+    """CPython 2.7.18's tarball on the Debian mirror apt uses (python.org is out of this
+    machine's reach): every build of a run takes it from there, so that they share the cache."""
+    return subprocess.run(["bash", "-c", 'source "$1/lib.sh" && python27_debian_source_url', "-",
+                           str(ENV_DIR)], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def dockerfile_python27_suite():
+    """The Debian suite of the Dockerfile's python2.7 stage (its PYTHON27_SUITE default)."""
+    return re.search(r"^ARG PYTHON27_SUITE=(\S+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE).group(1)
+
+
 def docker_build(run, build_ca, nginx_repo, tag, **build_args):
     """docker build of the repository as tag (labelled with the run), on PYTHON_IMAGE (built
     first if missing), nginx.org's repository answered by the stand-in, unless the build
@@ -320,7 +334,11 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
         "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
     }
     arguments.update(build_args)
-    base_image(run, arguments["PYTHON_IMAGE"])
+    if arguments["PYTHON_IMAGE"] == PYTHON27_STAGE:
+        base_image(run, "debian:" + arguments.get("PYTHON27_SUITE", dockerfile_python27_suite()))
+        arguments.setdefault("PYTHON_SOURCE_URL", python27_source_url())
+    else:
+        base_image(run, arguments["PYTHON_IMAGE"])
     command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
                "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
     for key, value in arguments.items():
@@ -344,8 +362,8 @@ def build_image(run, build_ca, nginx_repo):
 
 
 def python_version(python_image):
-    """"2.7" for python:2.7-slim."""
-    return python_image.split(":", 1)[1].split("-", 1)[0]
+    """"2.7" for python:2.7-slim, uwsgi-nginx-python:2.7-bookworm and the python2.7 stage."""
+    return re.search(r"\d+\.\d+", python_image).group(0)
 
 
 def debian_suite(image_tag):
@@ -361,8 +379,57 @@ def python_image_build(run, build_ca, nginx_repo, python_image):
         result = docker_build(run, build_ca, nginx_repo, tag, PYTHON_IMAGE=python_image)
         if result.returncode != 0:
             build_failed(result)
-        return [tag, debian_suite(python_image)]
+        return [tag, debian_suite(tag)]
     return tuple(run.once("image-" + python_image, build))
+
+
+def build_python27_base(run, build_ca, tag, *docker_build_args, log_name="python2.7-base"):
+    """tests/env/build-python2.7-base.sh (the Dockerfile's python2.7 stage, or another --target)
+    on the Dockerfile's suite, CPython's tarball from the Debian mirror: [tag, seconds], its log
+    in the state directory (log_name.log)."""
+    environment = {"SUITE": dockerfile_python27_suite(), "IMAGE": tag, "PYTHON_SOURCE_URL": python27_source_url(),
+                   "BUILD_CA_FILE": str(build_ca.path)}
+    log_path = STATE_DIR / (log_name + ".log")
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        result = subprocess.run(["env", *("%s=%s" % item for item in environment.items()),
+                                 str(ENV_DIR / "build-python2.7-base.sh"), "--progress", "plain",
+                                 "--label", run.label, *docker_build_args],
+                                stdout=log, stderr=subprocess.STDOUT, timeout=3600)
+    if result.returncode != 0:
+        pytest.fail("build-python2.7-base.sh failed; %s ends with:\n%s"
+                    % (log_path, "".join(log_path.read_text().splitlines(True)[-60:])), pytrace=False)
+    return [tag, round(time.monotonic() - started)]
+
+
+@pytest.fixture(scope="session")
+def python27_base_build(run, build_ca):
+    """The Dockerfile's python2.7 stage as `make python2.7-base` builds it, and the seconds its
+    build took (none when the image's own build made it first: the stage comes from the cache)."""
+    tag = "uwsgi-nginx-test-python:2.7-%s" % run.id
+    return run.once("python2.7-base", lambda: build_python27_base(run, build_ca, tag))
+
+
+@pytest.fixture(scope="session")
+def python27_base(python27_base_build):
+    return python27_base_build[0]
+
+
+@pytest.fixture(scope="session")
+def python27_build_stage(run, build_ca, python27_base):
+    """Its build stage: the same interpreter, with CPython's test package (from the cache)."""
+    tag = "uwsgi-nginx-test-python:2.7-build-%s" % run.id
+    return run.once("python2.7-build-stage", lambda: build_python27_base(
+        run, build_ca, tag, "--target", "python2.7-build", log_name="python2.7-build-stage"))[0]
+
+
+@pytest.fixture(scope="session")
+def python_base(request):
+    """PYTHON_IMAGE as an image one can run or inspect: the python2.7 stage's build for the
+    Dockerfile's default."""
+    if PYTHON_IMAGE == PYTHON27_STAGE:
+        return request.getfixturevalue("python27_base")
+    return PYTHON_IMAGE
 
 
 @pytest.fixture(scope="session")

@@ -102,8 +102,8 @@ def test_docker_stop_is_graceful(image, start_container):
 
 @pytest.fixture(scope="module")
 def base_suite(image):
-    """The Debian suite of the base image (bullseye for the default's stand-in)."""
-    return debian_suite(PYTHON_IMAGE)
+    """The Debian suite of the base image (bookworm for the default)."""
+    return debian_suite(image)
 
 
 @pytest.mark.slow(2)

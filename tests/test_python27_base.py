@@ -1,6 +1,7 @@
-"""The Python 2.7 base on a supported Debian (images/python2.7, bookworm), built once in a run
-by `make python2.7-base`'s script: CPython's own regression tests for what its patches touch
-pass on the built interpreter, with no network; TLS on loopback verifies against the system
+"""The Python 2.7 base on a supported Debian (the Dockerfile's python2.7 stage, bookworm), built
+once in a run by `make python2.7-base`'s script: CPython's own regression tests for what its
+patches touch pass on the built interpreter (the modules of every CVE patch's tests too), with
+no network; TLS on loopback verifies against the system
 store, with SNI, TLS 1.3 and 1.2, and reads a peer's close without close_notify as EOF;
 hashlib's OpenSSL digests and C pbkdf2_hmac are there; the image is laid out like the official
 one, without CPython's tests. Skips in the regression tests: docs/building.md lists them."""
@@ -12,9 +13,9 @@ import time
 
 import pytest
 
-from conftest import ENV_DIR, REPO, STATE_DIR, docker
+from conftest import REPO, STATE_DIR, docker
+from python27_cves import fixes
 
-SUITE = "bookworm"
 TLS_APP = REPO / "tests" / "apps" / "python27-tls"
 REGRTEST_APP = REPO / "tests" / "apps" / "python27-regrtest"
 # What the patches touch (ssl, _hashlib) and what uses them: HTTPS clients and servers of the
@@ -24,48 +25,23 @@ REGRESSION_TESTS = [
     "test_urllib", "test_socket", "test_ftplib", "test_poplib", "test_imaplib",
     "test_uuid",
 ]
+
+
+def regrtest_name(test_id):
+    """The regrtest module that runs a unittest id: test.test_x.C.m -> test_x;
+    email.test.test_email_renamed.C.m -> test_email_renamed (Lib/test has one by that name);
+    ctypes.test.test_x.C.m -> test_ctypes, which runs the whole package."""
+    parts = test_id.split(".")
+    if parts[0] == "test":
+        return parts[1]
+    return {"test_email_renamed": "test_email_renamed"}.get(parts[2], "test_" + parts[0])
+
+
+# And the modules of every CVE patch's tests, whole.
+REGRESSION_TESTS += sorted(set(regrtest_name(test) for fix in fixes() for test in fix["tests"])
+                           - set(REGRESSION_TESTS))
 # Where every skipped test's reason and every expected failure is explained.
 SKIPS_DOC = REPO / "docs" / "building.md"
-
-
-def build_base(run, build_ca, tag, *docker_build_args):
-    """tests/env/build-python2.7-base.sh, the tarball from the Debian mirror (python.org is out of
-    this machine's reach): the tag, and the seconds it took; its log in the state directory."""
-    source_url = subprocess.run(["bash", "-c", 'source "$1/lib.sh" && python27_debian_source_url', "-",
-                                 str(ENV_DIR)], capture_output=True, text=True, check=True).stdout.strip()
-    environment = {"SUITE": SUITE, "IMAGE": tag, "PYTHON_SOURCE_URL": source_url,
-                   "BUILD_CA_FILE": str(build_ca.path)}
-    log_path = STATE_DIR / ("python2.7-base-%s.log" % SUITE)
-    started = time.monotonic()
-    with open(log_path, "a") as log:
-        result = subprocess.run(["env", *("%s=%s" % item for item in environment.items()),
-                                 str(ENV_DIR / "build-python2.7-base.sh"), "--progress", "plain",
-                                 "--label", run.label, *docker_build_args],
-                                stdout=log, stderr=subprocess.STDOUT, timeout=3600)
-    if result.returncode != 0:
-        pytest.fail("build-python2.7-base.sh failed; %s ends with:\n%s"
-                    % (log_path, "".join(log_path.read_text().splitlines(True)[-40:])), pytrace=False)
-    return [tag, round(time.monotonic() - started)]
-
-
-@pytest.fixture(scope="session")
-def python27_base_build(run, build_ca):
-    """The base image, as `make python2.7-base` builds it, and the seconds its build took."""
-    tag = "uwsgi-nginx-test-python:2.7-%s-%s" % (SUITE, run.id)
-    return run.once("python2.7-base-" + SUITE, lambda: build_base(run, build_ca, tag))
-
-
-@pytest.fixture(scope="session")
-def python27_base(python27_base_build):
-    return python27_base_build[0]
-
-
-@pytest.fixture(scope="session")
-def python27_build_stage(run, build_ca, python27_base):
-    """Its build stage: the same interpreter, with CPython's test package (from the cache)."""
-    tag = "uwsgi-nginx-test-python:2.7-%s-build-%s" % (SUITE, run.id)
-    return run.once("python2.7-build-" + SUITE,
-                    lambda: build_base(run, build_ca, tag, "--target", "build"))[0]
 
 
 def run_in(image, *command, volumes=(), check=True):
@@ -88,7 +64,7 @@ def test_cpython_regression_tests_pass(python27_build_stage, python27_base_build
                     "python2", "/regrtest/run.py", "-v", *REGRESSION_TESTS,
                     volumes=("%s:/regrtest:ro" % REGRTEST_APP,), check=False)
     seconds = round(time.monotonic() - started)
-    log_path = STATE_DIR / ("python2.7-regrtest-%s.log" % SUITE)
+    log_path = STATE_DIR / "python2.7-regrtest.log"
     log_path.write_text(result.stdout + result.stderr)
     assert result.returncode == 0, "regrtest failed (%s):\n%s" % (log_path, result.stdout[-6000:])
     assert "%d tests OK." % len(REGRESSION_TESTS) in result.stdout, result.stdout[-3000:]

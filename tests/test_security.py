@@ -225,12 +225,12 @@ FORBIDDEN_IN_ANY_LAYER = re.compile(
 FORBIDDEN_ABOVE_THE_BASE = re.compile(r"^(\./)?usr/(local/)?include/(python[^/]*/Python\.h|stdio\.h)$")
 
 
-def test_no_secret_ca_ansible_compiler_or_cache_in_any_layer(image, build_ca, tmp_path):
+def test_no_secret_ca_ansible_compiler_or_cache_in_any_layer(image, python_base, build_ca, tmp_path):
     """Every layer of `docker save`, as a registry would get it: no file the build only needed,
     and no file holding the `ca` build secret: its marker certificate anywhere, nor, above the
     base image, any certificate of this machine's bundle that the base image does not hold
     already (a TLS-inspecting proxy's)."""
-    base_layers = json.loads(docker("image", "inspect", PYTHON_IMAGE).stdout)[0]["RootFS"]["Layers"]
+    base_layers = json.loads(docker("image", "inspect", python_base).stdout)[0]["RootFS"]["Layers"]
     host_certificates = pem_bodies(HOST_CA_BUNDLE.read_text() if HOST_CA_BUNDLE.exists() else "")
     marker = "".join(build_ca.marker_lines).encode()
     base_certificates, found, layers = set(), [], 0

@@ -12,7 +12,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
 
 IMAGE=${IMAGE:-uwsgi-nginx:bench}
 PEERS_IMAGE=${PEERS_IMAGE:-uwsgi-nginx-bench-peers:latest}
-PYTHON_IMAGE=${PYTHON_IMAGE:-python:2.7-slim}
+# The peers' image builds on an image, not on the Dockerfile's python2.7 stage: by default the
+# same stage, built first as an image (make python2.7-base).
+PYTHON_IMAGE=${PYTHON_IMAGE:-uwsgi-nginx-python:2.7-$(dockerfile_python27_suite)}
 started_repo=
 started_dockerd=
 
@@ -39,7 +41,7 @@ if [[ -s $ca_file ]]; then
 fi
 build=("$DOCKER" build "${common[@]}")
 if [[ -z ${NGINX_REPO_URL:-} ]]; then
-    eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo bullseye)"
+    eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo "$(python_image_suite "$PYTHON_IMAGE")")"
     started_repo=1
     build+=(--build-arg "NGINX_REPO_URL=$NGINX_REPO_URL" --build-arg "NGINX_SIGNING_KEY_URL=$NGINX_SIGNING_KEY_URL"
             --build-arg "NGINX_KEY_FINGERPRINTS=$NGINX_KEY_FINGERPRINTS")

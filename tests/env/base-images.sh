@@ -5,13 +5,14 @@
 #   tests/env/base-images.sh debian:bullseye python:2.7-slim molecule:bullseye
 #
 #   debian:<suite>    debootstrap minbase rootfs, imported (also tagged <suite>-slim)
-#   python:2.7-slim   the project's Python 2.7 base (images/python2.7) on bullseye, as the
-#                     stand-in for the official image (buster, which Debian's mirrors dropped)
+#   python:2.7-slim   the Dockerfile's python2.7 stage on bullseye without its CVE fixes
+#                     (CPython 2.7.18 as released), as the stand-in for the official image
+#                     (buster, which Debian's mirrors dropped)
 #   python:<ver>-slim 3.9, 3.11, 3.13: built from tests/images/python3/; 3.14, 3.15: from
 #                     tests/images/python3-debian/ (see python_recipe)
 #   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
-#   uwsgi-nginx-python:2.7-<suite>  the project's Python 2.7 base (images/python2.7), as
-#                     `make python2.7-base` builds it
+#   uwsgi-nginx-python:2.7-<suite>  the Dockerfile's python2.7 stage, as `make python2.7-base`
+#                     builds it
 set -euo pipefail
 
 # shellcheck source=tests/env/lib.sh
@@ -216,13 +217,15 @@ ensure_python() {
     ENSURED+=("$image")
 }
 
-# IMAGE [SUITE]: the suite defaults to the tag's last word (uwsgi-nginx-python:2.7-bookworm).
+# IMAGE [SUITE [CVE_PATCHES]]: the suite defaults to the tag's last word
+# (uwsgi-nginx-python:2.7-bookworm), the CVE patches to all.
 ensure_python27_base() {
-    local image=$1 suite=${2:-${1##*-}} start=$SECONDS
+    local image=$1 suite=${2:-${1##*-}} cve_patches=${3:-all} start=$SECONDS
     if ! have_or_pull "$image"; then
         ensure_debian "$suite"
-        log "building $image from images/python2.7 on $suite"
+        log "building $image from the Dockerfile's python2.7 stage on $suite (CVE patches: $cve_patches)"
         SUITE=$suite IMAGE=$image "$TESTS_ENV_DIR/build-python2.7-base.sh" \
+            --build-arg "PYTHON27_CVE_PATCHES=$cve_patches" \
             --label io.uwsgi-nginx.standin="$([[ $image == python:* ]] && echo true || echo false)" >&2
         log "built $image in $((SECONDS - start))s"
     fi
@@ -252,7 +255,7 @@ with_image_lock() {
 ensure_image() {
     case $1 in
         debian:*) ensure_debian "${1#debian:}" ;;
-        python:2.7-slim) with_image_lock "$1" ensure_python27_base "$1" bullseye ;;
+        python:2.7-slim) with_image_lock "$1" ensure_python27_base "$1" bullseye none ;;
         python:*) with_image_lock "$1" ensure_python "$1" ;;
         molecule:*) with_image_lock "$1" ensure_molecule "${1#molecule:}" ;;
         uwsgi-nginx-python:2.7-*) with_image_lock "$1" ensure_python27_base "$1" ;;

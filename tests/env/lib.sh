@@ -124,10 +124,40 @@ debian_security_mirror_url() {
 }
 
 # CPython 2.7.18's source as Debian's orig tarball on the mirror apt uses, the same file (byte
-# for byte) as python.org's, images/python2.7's default, for machines that cannot reach
+# for byte) as python.org's, the Dockerfile's default, for machines that cannot reach
 # python.org. The mirror keeps it while a suite it has ships python2.7 (bullseye).
 python27_debian_source_url() {
     printf '%s/pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz\n' "$(debian_mirror_url)"
+}
+
+# The Debian suite of the Dockerfile's python2.7 stage (its PYTHON27_SUITE).
+dockerfile_python27_suite() {
+    sed -n 's/^ARG PYTHON27_SUITE=//p' "$REPO_ROOT/Dockerfile"
+}
+
+# The Debian suite the image PYTHON_IMAGE names is on (the python2.7 stage: the Dockerfile's).
+python_image_suite() {
+    if [[ $1 == python2.7 ]]; then
+        dockerfile_python27_suite
+    else
+        # shellcheck disable=SC2016 # the container's shell expands it
+        "$DOCKER" run --rm --entrypoint sh "$1" -c '. /etc/os-release && echo "$VERSION_CODENAME"'
+    fi
+}
+
+# The build argument for CPython 2.7's source, one word a line: PYTHON_SOURCE_URL if set; else
+# the Debian mirror's copy when python.org (the Dockerfile's default) is out of reach; else none.
+python27_source_build_args() {
+    local default_url
+    if [[ -n ${PYTHON_SOURCE_URL:-} ]]; then
+        printf '%s\n' --build-arg "PYTHON_SOURCE_URL=$PYTHON_SOURCE_URL"
+        return
+    fi
+    default_url=$(sed -n 's/^ARG PYTHON_SOURCE_URL=//p' "$REPO_ROOT/Dockerfile")
+    if ! curl -fsSI --max-time 10 -o /dev/null "$default_url" 2>/dev/null; then
+        log "python.org is out of reach: CPython's source from the Debian mirror apt uses"
+        printf '%s\n' --build-arg "PYTHON_SOURCE_URL=$(python27_debian_source_url)"
+    fi
 }
 
 # apt-get install [OPTION...] PACKAGE..., updating the package lists first if the install
