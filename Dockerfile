@@ -2,8 +2,9 @@
 # playbook. Every build argument is described in docs/building.md.
 #
 # PYTHON_IMAGE is the Python the app runs on: by default the `python2.7` stage below, CPython
-# 2.7.18 with a fix for every CVE found in it since its release (images/python2.7/cve), on a
-# Debian with security support (PYTHON27_SUITE); or an official image, python:3.14-slim say.
+# 2.7.18 with the fixes of the CVEs found in it since its release (images/python2.7/cve;
+# docs/security.md lists each, and the two still open), on a Debian with security support
+# (PYTHON27_SUITE); or an official image, python:3.14-slim say.
 ARG PYTHON_IMAGE=python2.7
 ARG PYTHON27_SUITE=bookworm
 
