@@ -275,9 +275,10 @@ def debian_archive(run):
 # --- base images and image builds ---------------------------------------------------------------
 
 def base_image(run, image):
-    """A base image (python:<version>-slim, debian:<suite>, molecule:<suite>), built by the
-    project's script where missing (the molecule platforms rebuilt from cache, picking up changes
-    to their Dockerfile), once in a run. The script's log: base-images.log in the state directory."""
+    """A base image (python:<version>-slim, debian:<suite>, molecule:<suite>; for the python2.7
+    stage, its debian:<suite>), built by the project's script where missing (the molecule
+    platforms rebuilt from cache, picking up changes to their Dockerfile), once in a run. The
+    script's log: base-images.log in the state directory."""
     def ensure():
         log_path = STATE_DIR / "base-images.log"
         with open(log_path, "a") as log:
@@ -311,16 +312,21 @@ def build_ca(run):
                            marker_der=base64.b64decode("".join(marker_lines)))
 
 
+def lib_sh(function):
+    """What a function of tests/env/lib.sh prints."""
+    return subprocess.run(["bash", "-c", 'source "$1/lib.sh" && "$2"', "-", str(ENV_DIR), function],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def python27_source_url():
     """CPython 2.7.18's tarball on the Debian mirror apt uses (python.org is out of this
     machine's reach): every build of a run takes it from there, so that they share the cache."""
-    return subprocess.run(["bash", "-c", 'source "$1/lib.sh" && python27_debian_source_url', "-",
-                           str(ENV_DIR)], capture_output=True, text=True, check=True).stdout.strip()
+    return lib_sh("python27_debian_source_url")
 
 
 def dockerfile_python27_suite():
     """The Debian suite of the Dockerfile's python2.7 stage (its PYTHON27_SUITE default)."""
-    return re.search(r"^ARG PYTHON27_SUITE=(\S+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE).group(1)
+    return lib_sh("dockerfile_python27_suite")
 
 
 def docker_build(run, build_ca, nginx_repo, tag, **build_args):
@@ -334,11 +340,9 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
         "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
     }
     arguments.update(build_args)
+    base_image(run, arguments["PYTHON_IMAGE"])
     if arguments["PYTHON_IMAGE"] == PYTHON27_STAGE:
-        base_image(run, "debian:" + arguments.get("PYTHON27_SUITE", dockerfile_python27_suite()))
         arguments.setdefault("PYTHON_SOURCE_URL", python27_source_url())
-    else:
-        base_image(run, arguments["PYTHON_IMAGE"])
     command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
                "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
     for key, value in arguments.items():
@@ -405,7 +409,7 @@ def build_python27_base(run, build_ca, tag, *docker_build_args, log_name="python
 @pytest.fixture(scope="session")
 def python27_base_build(run, build_ca):
     """The Dockerfile's python2.7 stage as `make python2.7-base` builds it, and the seconds its
-    build took (none when the image's own build made it first: the stage comes from the cache)."""
+    build took (a few when the image's own build made it first: the stage comes from the cache)."""
     tag = "uwsgi-nginx-test-python:2.7-%s" % run.id
     return run.once("python2.7-base", lambda: build_python27_base(run, build_ca, tag))
 

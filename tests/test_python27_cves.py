@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import (ENV_DIR, REPO, STATE_DIR, base_image, build_python27_base, docker, dockerfile_python27_suite,
+from conftest import (ENV_DIR, PYTHON27_STAGE, REPO, STATE_DIR, base_image, build_python27_base, docker,
                       python27_source_url)
 
 sys.path.insert(0, str(ENV_DIR))
@@ -149,7 +149,7 @@ def test_a_patch_that_does_not_apply_stops_the_build_naming_it(run, build_ca, tm
     context_line = next(line for line in text.splitlines() if line.startswith(" ") and line.strip()
                         and text.index(line) > text.index("\n---\n"))
     broken.write_text(text.replace(context_line + "\n", context_line + " /* not in 2.7.18 */\n", 1))
-    base_image(run, "debian:" + dockerfile_python27_suite())
+    base_image(run, PYTHON27_STAGE)
     result = docker("build", "--network", "host", "--progress", "plain", "--label", run.label,
                     "--secret", "id=ca,src=%s" % build_ca.path, "--target", "python2.7-build",
                     "--build-arg", "PYTHON_SOURCE_URL=%s" % python27_source_url(), str(context),

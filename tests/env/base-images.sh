@@ -5,6 +5,7 @@
 #   tests/env/base-images.sh debian:bullseye python:2.7-slim molecule:bullseye
 #
 #   debian:<suite>    debootstrap minbase rootfs, imported (also tagged <suite>-slim)
+#   python2.7         the Dockerfile's own python2.7 stage, built with the image: its debian:<suite>
 #   python:2.7-slim   the Dockerfile's python2.7 stage on bullseye without its CVE fixes
 #                     (CPython 2.7.18 as released), as the stand-in for the official image
 #                     (buster, which Debian's mirrors dropped)
@@ -27,7 +28,7 @@ ROOTFS=
 ENSURED=()
 
 usage() {
-    printf 'usage: %s IMAGE... (debian:<suite>, python:<2.7|3.9|3.11|3.13|3.14|3.15>-slim, molecule:<suite>)\n' "$0" >&2
+    printf 'usage: %s IMAGE... (debian:<suite>, python2.7, python:<2.7|3.9|3.11|3.13|3.14|3.15>-slim, molecule:<suite>)\n' "$0" >&2
     exit 2
 }
 
@@ -255,6 +256,7 @@ with_image_lock() {
 ensure_image() {
     case $1 in
         debian:*) ensure_debian "${1#debian:}" ;;
+        python2.7) ensure_debian "$(dockerfile_python27_suite)" ;;
         python:2.7-slim) with_image_lock "$1" ensure_python27_base "$1" bullseye none ;;
         python:*) with_image_lock "$1" ensure_python "$1" ;;
         molecule:*) with_image_lock "$1" ensure_molecule "${1#molecule:}" ;;

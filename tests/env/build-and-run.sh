@@ -18,12 +18,11 @@ NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
 engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 DOCKER=${engine%% *}
 export DOCKER DOCKER_BUILDKIT=1
+"$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
+
 build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
 if [[ $PYTHON_IMAGE == python2.7 ]]; then
-    "$TESTS_ENV_DIR/base-images.sh" "debian:$(dockerfile_python27_suite)"
     mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
-else
-    "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
 fi
 if [[ -z ${NGINX_REPO_URL:-} ]] && ! curl -fsS --max-time 10 -o /dev/null "$NGINX_KEY_URL_DEFAULT" 2>/dev/null; then
     log "nginx.org is out of reach: using a loopback stand-in for its repository"

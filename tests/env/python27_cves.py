@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from role_docs import render
+
 REPO = Path(__file__).resolve().parents[2]
 CVE_DIR = REPO / "images" / "python2.7" / "cve"
 STATEMENTS = CVE_DIR / "statements.yml"
@@ -90,7 +92,8 @@ def cve_order(cve):
 
 
 def all_cves():
-    """{cve: (status, entry)} over the patches and statements.yml; a CVE in two places is an error."""
+    """{cve: (status, entry)} over the patches and statements.yml, in CVE order; a CVE in two
+    places is an error."""
     data = statements_file()
     entries = {}
     groups = [("fixed", fixes()), ("not_affected", data.get("not_affected", [])), ("open", data.get("open", []))]
@@ -101,7 +104,7 @@ def all_cves():
             if entry["cve"] in entries:
                 raise ValueError("%s is listed twice" % entry["cve"])
             entries[entry["cve"]] = (status, entry)
-    return entries, data
+    return dict(sorted(entries.items(), key=lambda item: cve_order(item[0]))), data
 
 
 def cell(text):
@@ -109,18 +112,17 @@ def cell(text):
 
 
 def short_test(test_id):
-    """test.test_urlparse.UrlParseTestCase.test_x -> test_urlparse: test_x"""
+    """test.test_urlparse.UrlParseTestCase.test_x -> `test_urlparse.UrlParseTestCase.test_x`"""
     parts = test_id.split(".")
     return "`%s`" % ".".join(parts[-3:]) if len(parts) >= 3 else "`%s`" % test_id
 
 
 def table():
     entries, _ = all_cves()
-    in_order = sorted(entries.items(), key=lambda item: cve_order(item[0]))
     counts = {"fixed": 0, "not_affected": 0, "open": 0}
     lines = ["| CVE | module | what it allowed | patch | test | status |",
              "| --- | --- | --- | --- | --- | --- |"]
-    for cve, (status, entry) in in_order:
+    for cve, (status, entry) in entries.items():
         counts[status] += 1
         why = "([why](#%s))" % cve.lower()
         patch, tests = "—", "—"
@@ -144,7 +146,7 @@ def table():
         ("Open", "open", "why"),
     ]
     for title, wanted, field in sections:
-        rows = [(cve, entry) for cve, (status, entry) in in_order if status == wanted and entry.get(field)]
+        rows = [(cve, entry) for cve, (status, entry) in entries.items() if status == wanted and entry.get(field)]
         if rows:
             lines += ["", "#### %s" % title, ""]
             lines += ['- <a id="%s"></a>**%s** (%s): %s' % (cve.lower(), cve, entry["module"], cell(entry[field]))
@@ -153,11 +155,8 @@ def table():
 
 
 def render_doc(text, generated):
-    before, start, rest = text.partition(TABLE_START)
-    _, end, after = rest.partition(TABLE_END)
-    if not start or not end:
-        raise ValueError("docs/security.md lacks the %r ... %r markers" % (TABLE_START, TABLE_END))
-    return before + TABLE_START + "\n" + generated + "\n" + TABLE_END + after
+    """docs/security.md's text with the generated table between its markers."""
+    return render(text, generated, TABLE_START, TABLE_END)
 
 
 def openvex(product=None):
@@ -168,8 +167,7 @@ def openvex(product=None):
     python = {"@id": PYTHON_PURL, "identifiers": {"purl": PYTHON_PURL, "cpe23": PYTHON_CPE}}
     products = [dict({"@id": product}, subcomponents=[python])] if product else [python]
     statements = []
-    for cve in sorted(entries, key=cve_order):
-        status, entry = entries[cve]
+    for cve, (status, entry) in entries.items():
         statement = {"vulnerability": {"name": cve}, "products": products}
         if status == "fixed":
             statement["status"] = "fixed"
