@@ -154,7 +154,8 @@ COPY ansible.cfg playbook.yml wiring.yml /provisioning/
 COPY roles /provisioning/roles
 COPY docker /provisioning/docker
 
-# uWSGI compiled into a wheel, in a stage where a compiler can come and go.
+# uWSGI, patched (roles/uwsgi/files/patches), compiled into a wheel, in a stage where a compiler
+# can come and go.
 FROM ${PYTHON_IMAGE} AS uwsgi-wheel
 ARG PIP_INDEX_URL=""
 ARG UWSGI_VERSION=2.0.31

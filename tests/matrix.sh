@@ -20,7 +20,7 @@ cd "$REPO_ROOT"
 
 MATRIX_PYTHON_IMAGES=${MATRIX_PYTHON_IMAGES-python2.7 python:2.7-slim uwsgi-nginx-python:2.7-trixie python:3.11-slim python:3.13-slim python:3.14-slim}
 MATRIX_TRY_PYTHON_IMAGES=${MATRIX_TRY_PYTHON_IMAGES-python:3.15-slim}
-MATRIX_SUITES=${MATRIX_SUITES:-tests/test_image.py tests/test_runtime.py tests/test_load.py tests/test_hostile.py tests/test_security.py}
+MATRIX_SUITES=${MATRIX_SUITES:-tests/test_image.py tests/test_runtime.py tests/test_load.py tests/test_threads.py tests/test_hostile.py tests/test_security.py}
 
 summaries=()
 failed=0

@@ -7,15 +7,17 @@ import threading
 REPORT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk-report.lua")
 
 
-def run(url, connections, seconds, timeout=5, threads=None, prefix=()):
+def run(url, connections, seconds, timeout=5, threads=None, prefix=(), headers=()):
     """Load url with this many connections for this many seconds. Returns wrk's counts:
     requests, non_2xx_3xx, socket_errors (connect, read, write, timeout), latencies in
-    microseconds, ok_per_second. prefix: a command wrk runs under (nsenter, taskset)."""
+    microseconds, ok_per_second. prefix: a command wrk runs under (nsenter, taskset); headers:
+    "Name: value" lines sent with every request."""
     threads = min(connections, threads or os.cpu_count() or 2)
     # 2,000 connections need more open files than a shell's default 1,024.
     command = [*prefix, "prlimit", "--nofile=20000:20000", "wrk", "--threads", str(threads),
                "--connections", str(connections), "--duration", "%ds" % seconds,
-               "--timeout", "%ds" % timeout, "--script", REPORT_SCRIPT, url]
+               "--timeout", "%ds" % timeout, "--script", REPORT_SCRIPT,
+               *(argument for header in headers for argument in ("--header", header)), url]
     output = subprocess.run(command, check=True, capture_output=True, text=True,
                             timeout=seconds + 60).stdout
     report = json.loads(output.strip().splitlines()[-1])
@@ -28,13 +30,13 @@ class background:
     """`with background(url, connections, seconds) as load:` runs wrk in a thread while the
     block runs; leaving the block waits for wrk to end, then load.report holds its counts."""
 
-    def __init__(self, url, connections, seconds):
+    def __init__(self, url, connections, seconds, **options):
         self.report, self.error = None, None
-        self.thread = threading.Thread(target=self._run, args=(url, connections, seconds))
+        self.thread = threading.Thread(target=self._run, args=(url, connections, seconds), kwargs=options)
 
-    def _run(self, *args):
+    def _run(self, *args, **options):
         try:
-            self.report = run(*args)
+            self.report = run(*args, **options)
         except Exception as error:  # raised again in the test's thread, on leaving the block
             self.error = error
 
