@@ -1,5 +1,5 @@
 # One entry point for building, running and testing the image. See README.md.
-.PHONY: run test check test-matrix bench python2.7-base
+.PHONY: run test check test-matrix test-repeat bench python2.7-base
 
 # Build the image with its defaults and run it on http://127.0.0.1:$(PORT)/ (default 8080).
 run:
@@ -19,6 +19,12 @@ test:
 # The fast tier, no Docker engine needed: lint, role docs and unit tests (arguments: PYTEST_ARGS=...).
 check:
 	tests/check.sh $(PYTEST_ARGS)
+
+# The tests that touch Swarm, load and timing, RUNS times in a row (default 10), each run as
+# `make test` runs them; a summary of every run in results/ (arguments: PYTEST_ARGS=..., files
+# in place of tests/test_swarm.py tests/test_load.py tests/test_hostile.py). tests/repeat.sh.
+test-repeat:
+	tests/repeat.sh $(PYTEST_ARGS)
 
 # Under load: ours / reference / limit / uWSGI over TCP / split, size, start, rebuild and memory
 # (arguments: BENCH_ARGS=...).

@@ -3,6 +3,9 @@ and run-uwsgi in containers of their own on a Docker network, uWSGI found by nam
 Swarm run them (deploy/compose.split.yaml, deploy/stack.split.yaml; the Kubernetes pod's split
 runs in test_kubernetes.py). The tests' probe app (tests/apps/probe) serves in every container."""
 import json
+import re
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -117,6 +120,40 @@ def test_nginx_and_uwsgi_in_containers_of_their_own(image, network, start_contai
         state, logs = container.inspect()["State"], container.logs()
         assert state["ExitCode"] == 0, logs
         assert problems_in_logs(logs) == [], logs
+
+
+def test_a_get_cut_off_by_a_dying_uwsgi_goes_on_to_the_next_and_a_post_does_not(image, network, start_container,
+                                                                                 tmp_path):
+    """Two uWSGI containers under the one name, as a scaled Compose service or a Swarm service's
+    tasks: the worker that takes /die is killed before it answers, a connection cut off."""
+    name, run_uwsgi = network
+    app = app_dir(tmp_path)
+    uwsgis = [run_uwsgi(app), run_uwsgi(app)]
+    nginx = start_container(image, "--network", name, *env(NGINX_UWSGI_SOCKET="uwsgi:%d" % UWSGI_PORT),
+                            command=["run-nginx"])
+    nginx.wait_until_serving()
+    for container in uwsgis:
+        wait_for(lambda: container.health() == "healthy", 30, message="%s healthy" % container.name)
+
+    def cut_off(method):
+        """How often nginx has logged a request of this method to /die cut off by uWSGI."""
+        return len(re.findall(r'(?:prematurely closed connection|recv\(\) failed \(104: [^)]*\)) while reading '
+                              r'response header from upstream, .*request: "%s /die ' % method, nginx.logs()))
+
+    # A GET goes on to the other container (where it dies too: then 500, as for an app that
+    # raised); a POST that reached the app is not sent again.
+    assert nginx.get("/die")[0] == 500
+    post = urllib.request.Request(nginx.url + "/die", data=b"form=1", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(post, timeout=10)
+    assert answer.value.code == 500
+    # What nginx logs of a request it logs before answering it, and its log keeps the order: the
+    # GET after the POST is the POST's end in the log.
+    assert nginx.get("/die")[0] == 500
+    wait_for(lambda: cut_off("GET") == 4, 10, message="nginx's log of both GETs")
+    assert cut_off("POST") == 1
+    # uWSGI replaced each killed worker.
+    wait_for(lambda: nginx.get("/")[0] == 200, 10, message="the app to answer again")
 
 
 def test_uwsgi_stopping_on_its_own_stops_its_container_with_its_status(network, tmp_path):

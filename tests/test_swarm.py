@@ -1,6 +1,6 @@
-"""On an orchestrator (issues 11 and 12): deploy/stack.yaml on a live one-node Docker Swarm, under a
-steady load for every step, its split layer (deploy/stack.split.yaml: nginx and uWSGI as services
-of their own), and deploy/compose.yaml, whole and split, on one host.
+"""On an orchestrator (issues 11, 12 and 32): deploy/stack.yaml on a live one-node Docker Swarm,
+under a steady load for every step, its split layer (deploy/stack.split.yaml: nginx and uWSGI as
+services of their own), and deploy/compose.yaml, whole and split, on one host.
 
 This machine's kernel has no IPVS, so neither Swarm's routing mesh nor a service's virtual IP
 works here: the stack is deployed as written but for endpoint_mode dnsrr (the service's name
@@ -11,8 +11,10 @@ layer adds (the split's uWSGI). Every request counts: connection
 errors, timeouts and non-200 answers are failures. The swarm is left at the end if the test
 made it (tests/run.sh leaves it too, if the run is killed)."""
 import contextlib
+import datetime
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -22,7 +24,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import docker, http_get, wait_for
+import wrk
+from conftest import Container, docker, http_get, wait_for
+from test_load import voluntary_switches
+from test_runtime import uwsgi_workers
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 LOAD_CLIENT = Path(__file__).resolve().parent / "swarm" / "load_client.py"
@@ -30,9 +35,11 @@ CLIENT_THREADS = 4
 # Answers the load client counts once a step has converged: all from the version expected.
 ANSWERS_AFTER = 200
 REPLICAS = 3
-# The app of each version, in an image built FROM the one under test.
-APP = ("def application(environ, start_response):\n"
-       "    start_response('{status}', [('Content-Type', 'text/plain')])\n"
+# The app of each version, in an image built FROM the one under test; X-Served-By names the
+# container that answered (its host name: the first 12 digits of its id).
+APP = ("import socket\n"
+       "def application(environ, start_response):\n"
+       "    start_response('{status}', [('Content-Type', 'text/plain'), ('X-Served-By', socket.gethostname())])\n"
        "    return [b'{answer}']\n")
 VERSIONS = {"v1": ("200 OK", "version 1"), "v2": ("200 OK", "version 2"),
             # Answers 500, so its health check never passes: an update to it must roll back.
@@ -157,6 +164,11 @@ class Load:
         self.name = name
         self.control = control
 
+    def routes(self):
+        """{address asked: [host names of the containers that answered]} so far."""
+        path = self.control / "routes"
+        return json.loads(path.read_text()) if path.exists() else {}
+
     def finish(self):
         """Counts ANSWERS_AFTER more answers, then stops; returns its summary (load_client.py)."""
         (self.control / "mark").touch()
@@ -182,17 +194,19 @@ def load(service_name, network, image, run, tmp_path):
         docker("rm", "--force", name, check=False)
 
 
-def under_load(report, title, load_client, act, until, timeout):
-    """Under load: act(), then wait for until(); returns the load's summary, and records the
-    counts and the time to converge in report[title]."""
+def under_load(report, title, load_client, act, until, timeout, ready=None):
+    """Under load: once ready(load) holds, act(), then wait for until(); returns the load's
+    summary, and records the counts and the time to converge in report[title]."""
     with load_client() as client:
+        if ready:
+            wait_for(lambda: ready(client), 30, interval=0.5, message="%s: ready" % title)
         started = time.monotonic()
         act()
         wait_for(until, timeout, interval=0.5, message=title)
         seconds = time.monotonic() - started
         summary = client.finish()
     report[title] = {"sent": summary["sent"], "failed": summary["failed"], "converged in s": round(seconds, 1),
-                     "failures": summary["failures"]}
+                     "not connected": summary["not_connected"], "failures": summary["failures"]}
     print("%s: %s" % (title, json.dumps(report[title])))
     return summary
 
@@ -227,14 +241,14 @@ def test_a_stack_updates_rolls_back_heals_and_scales_under_load(swarm, versions,
     assert summary["failed"] == 0, summary
     assert list(summary["answers_after_mark"]) == ["version 2"], summary
 
-    # 3. A task's container killed: Swarm replaces it. What fails is what was on its way to that
-    # task, in flight or sent before Swarm's DNS forgot it; nothing once the service converged.
+    # 3. A task's container killed: Swarm replaces it. What fails is at most what was in flight
+    # inside it, a request per thread of the client's; a connection to its address that could not
+    # be made until Swarm's DNS forgot it went to another task, as a proxy in front does.
     killed = running_tasks(web)[0][0]
-    killed_address = docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                            killed).stdout.strip()
+    killed_address = address_of(killed)
     summary = step("task killed", lambda: docker("kill", killed),
                    lambda: converged(web, REPLICAS, versions["v2"]) and killed not in dict(running_tasks(web)))
-    assert len(summary["failures"]) == summary["failed"], summary
+    assert summary["failed"] <= CLIENT_THREADS and len(summary["failures"]) == summary["failed"], summary
     assert {failure["address"] for failure in summary["failures"]} <= {killed_address}, summary
     assert summary["failed_after_mark"] == 0, summary
 
@@ -256,8 +270,37 @@ def test_the_stack_as_a_user_other_than_root(swarm, versions, network, stack, im
     assert summary["failed"] == 0 and list(summary["answers_after_mark"]) == ["version 1"], summary
 
 
+def address_of(container):
+    """The container's address on the test's network."""
+    return docker("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                  container).stdout.strip()
+
+
+def health_checks(container):
+    """[(start, exit code)] of the container's last health checks (Docker keeps five)."""
+    log = json.loads(docker("inspect", "--format", "{{json .State.Health.Log}}", container).stdout) or []
+    return [(datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", check["Start"]).replace("Z", "+00:00")),
+             check["ExitCode"]) for check in log]
+
+
+def nginx_passes_to_every_uwsgi_task(web, uwsgi):
+    """ready(load) for the split stack: every nginx task has passed the load's requests to every
+    uWSGI task, so each knows every address (it learns of a new task within 5 s, as its cached
+    lookup of the name expires)."""
+    def ready(load):
+        routes = load.routes()
+        served_by = {container[:12] for container, _ in running_tasks(uwsgi)}
+        return all(set(routes.get(address_of(container), ())) >= served_by for container, _ in running_tasks(web))
+    return ready
+
+
+def serves_the_app(container):
+    """The app answers through the task's nginx (the image's full health check, run in it)."""
+    return docker("exec", container, "uwsgi-nginx-healthcheck", check=False).returncode == 0
+
+
 @pytest.mark.exclusive
-@pytest.mark.slow(2)
+@pytest.mark.slow(3)
 def test_the_split_stack_heals_and_updates_uwsgi_alone_under_load(swarm, versions, network, stack, image, run,
                                                                   tmp_path):
     web = stack(versions["v1"], "stack.split.yaml")
@@ -266,29 +309,56 @@ def test_the_split_stack_heals_and_updates_uwsgi_alone_under_load(swarm, version
              interval=0.5, message="3 healthy tasks of each service")
     for container, _ in running_tasks(web):
         assert "run-nginx" in docker("inspect", "--format", "{{json .Config.Cmd}}", container).stdout
+    web_tasks = running_tasks(web)
+    ready = nginx_passes_to_every_uwsgi_task(web, uwsgi)
     report = {}
 
     def step(title, act, until, timeout=240):
-        return under_load(report, title, lambda: load(web, network, image, run, tmp_path), act, until, timeout)
+        return under_load(report, title, lambda: load(web, network, image, run, tmp_path), act, until, timeout,
+                          ready=ready)
 
-    # 1. A uWSGI task's container killed: Swarm replaces it, at another address, which nginx finds
-    # by the service's name. As for a killed task of the whole stack, what was on its way to it
-    # may fail (0 of 323 on a quiet machine, 9 of 451 at load 11: 502 and 504 from nginx); nothing
-    # once the service has converged.
+    # 1. A uWSGI task's container killed: Swarm replaces it, at another address. nginx knows
+    # every task's address (tasks.uwsgi) and passes what the killed one refused or cut off to
+    # another: no request fails.
     killed = running_tasks(uwsgi)[0][0]
     summary = step("uwsgi task killed", lambda: docker("kill", killed),
                    lambda: converged(uwsgi, REPLICAS, versions["v1"]) and killed not in dict(running_tasks(uwsgi)))
-    assert summary["failed_after_mark"] == 0, summary
-    web_tasks = running_tasks(web)
+    assert summary["failed"] == 0, summary
 
-    # 2. uWSGI alone updated to a new version: nginx's tasks stay, and then only it answers.
+    # 2. All of uWSGI away for longer than nginx's health check's window: nginx is healthy all
+    # along (its health is its own) and no task of it is replaced; it serves again as soon as
+    # uWSGI is back.
+    docker("service", "scale", "--detach", uwsgi + "=0")
+    wait_for(lambda: not docker("ps", "--quiet", "--filter", "label=com.docker.swarm.service.name=" + uwsgi).stdout
+             .strip(), 60, interval=0.5, message="uWSGI's tasks to go")
+    gone = datetime.datetime.now(datetime.timezone.utc)
+    retries = service(web)["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Retries"]
+
+    def checked_since_gone(container):
+        return [code for start, code in health_checks(container) if start > gone]
+    wait_for(lambda: all(len(checked_since_gone(container)) > retries for container, _ in web_tasks), 60,
+             interval=0.5, message="nginx's health checks to outlast their window")
+    assert not any(serves_the_app(container) for container, _ in web_tasks)
+    assert all(set(checked_since_gone(container)) == {0} for container, _ in web_tasks)
+    assert set(running_tasks(web)) == set(web_tasks)
+    docker("service", "scale", "--detach", "%s=%d" % (uwsgi, REPLICAS))
+    wait_for(lambda: running_tasks(uwsgi), 60, interval=0.2, message="a uWSGI task to be healthy")
+    back = time.monotonic()
+    # nginx looks the name up again 5 s after it last did.
+    wait_for(lambda: all(serves_the_app(container) for container, _ in web_tasks), 15, interval=0.2,
+             message="nginx to serve the app again")
+    report["uwsgi away, back"] = {"served again in s": round(time.monotonic() - back, 1)}
+    print("uwsgi away, back: %s" % json.dumps(report["uwsgi away, back"]))
+    wait_for(lambda: converged(uwsgi, REPLICAS, versions["v1"]), 120, interval=0.5, message="uWSGI to converge")
+
+    # 3. uWSGI alone updated to a new version: nginx's tasks stay, and then only it answers.
     summary = step("uwsgi updated alone",
                    lambda: docker("service", "update", "--detach", "--no-resolve-image", "--image", versions["v2"],
                                   uwsgi),
                    lambda: converged(uwsgi, REPLICAS, versions["v2"]))
     assert summary["failed"] == 0, summary
     assert list(summary["answers_after_mark"]) == ["version 2"], summary
-    assert running_tasks(web) == web_tasks
+    assert set(running_tasks(web)) == set(web_tasks)
 
 
 def free_port():
@@ -297,44 +367,109 @@ def free_port():
         return probe.getsockname()[1]
 
 
+class ComposeProject:
+    """A docker-compose project of deploy's files (and any other file named), published on a port
+    of 127.0.0.1 of its own."""
+
+    def __init__(self, image, files):
+        self.name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
+        self.port = free_port()
+        self.environ = dict(os.environ, IMAGE=image, PORT=str(self.port), ADDRESS="127.0.0.1")
+        self.files = [argument for path in files for argument in ("--file", str(DEPLOY / path))]
+        self.label = "label=com.docker.compose.project=" + self.name
+
+    def __call__(self, *args):
+        return subprocess.run(["docker-compose", "--project-name", self.name, *self.files, *args],
+                              capture_output=True, text=True, env=self.environ, timeout=300)
+
+    def containers(self, service=None):
+        filters = ["--filter", "label=com.docker.compose.service=" + service] if service else []
+        return docker("ps", "--quiet", "--filter", self.label, *filters).stdout.split()
+
+    def served(self):
+        answer = http_get("http://127.0.0.1:%d/" % self.port)
+        return answer if answer and answer[0] == 200 else None
+
+    def down(self):
+        """Down, and nothing of the project left."""
+        down = self("down", "--volumes", "--timeout", "20")
+        assert down.returncode == 0, down.stderr
+        assert docker("ps", "--all", "--quiet", "--filter", self.label).stdout.strip() == ""
+        assert docker("network", "ls", "--quiet", "--filter", self.label).stdout.strip() == ""
+
+
 @pytest.mark.exclusive
 @pytest.mark.parametrize("layers", [["compose.yaml"], ["compose.yaml", "compose.split.yaml"]], ids=["whole", "split"])
 def test_compose_up_answers_and_down_leaves_nothing(image, layers):
-    project = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
-    port = free_port()
-    environ = dict(os.environ, IMAGE=image, PORT=str(port), ADDRESS="127.0.0.1")
-    files = [argument for layer in layers for argument in ("--file", str(DEPLOY / layer))]
-
-    def compose(*args):
-        return subprocess.run(["docker-compose", "--project-name", project, *files, *args],
-                              capture_output=True, text=True, env=environ, timeout=300)
-
-    def served():
-        answer = http_get("http://127.0.0.1:%d/" % port)
-        return answer if answer and answer[0] == 200 else None
-
-    project_label = "label=com.docker.compose.project=" + project
+    project = ComposeProject(image, layers)
     try:
-        up = compose("up", "--detach")
+        up = project("up", "--detach")
         assert up.returncode == 0, up.stderr
-        answer = wait_for(served, 60, message="the compose service")
+        answer = wait_for(project.served, 60, message="the compose service")
         assert answer[2].startswith("Hello World from a default Nginx uWSGI"), answer
-        containers = docker("ps", "--quiet", "--filter", project_label).stdout.split()
+        containers = project.containers()
         assert len(containers) == len(layers)
         for container in containers:
             host_config = docker("inspect", container, "--format", "{{json .HostConfig}}").stdout
             assert json.loads(host_config)["ReadonlyRootfs"] is True
         if "compose.split.yaml" in layers:
             # uWSGI's container replaced: nginx, not restarted, finds the new one by name.
-            web = docker("ps", "--quiet", "--filter", project_label, "--filter",
-                         "label=com.docker.compose.service=web").stdout.strip()
+            [web] = project.containers("web")
             started = docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout
-            recreated = compose("up", "--detach", "--force-recreate", "--no-deps", "uwsgi")
+            recreated = project("up", "--detach", "--force-recreate", "--no-deps", "uwsgi")
             assert recreated.returncode == 0, recreated.stderr
-            wait_for(served, 30, message="the replaced uWSGI to serve through nginx")
+            wait_for(project.served, 30, message="the replaced uWSGI to serve through nginx")
             assert docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout == started
     finally:
-        down = compose("down", "--volumes", "--timeout", "20")
-    assert down.returncode == 0, down.stderr
-    assert docker("ps", "--all", "--quiet", "--filter", project_label).stdout.strip() == ""
-    assert docker("network", "ls", "--quiet", "--filter", project_label).stdout.strip() == ""
+        project.down()
+
+
+def uwsgi_switches(container):
+    """How often uWSGI's workers in the container have given up the CPU: it grows as they serve."""
+    serving = Container(container)
+    return sum(voluntary_switches(serving, pid) for pid in uwsgi_workers(serving))
+
+
+@pytest.mark.exclusive
+def test_split_compose_loses_no_get_to_a_killed_uwsgi_and_nginx_outlives_uwsgi(image, tmp_path):
+    # Health checked every second here (the image's: every 10 s), so that the test takes seconds.
+    every_second = tmp_path / "compose.health.yaml"
+    every_second.write_text(yaml.safe_dump({"services": {
+        service: {"healthcheck": {"interval": "1s", "retries": 2}} for service in ("web", "uwsgi")}}))
+    project = ComposeProject(image, ["compose.yaml", "compose.split.yaml", every_second])
+    try:
+        up = project("up", "--detach", "--scale", "uwsgi=2")
+        assert up.returncode == 0, up.stderr
+        wait_for(project.served, 60, message="the compose service")
+        [web], uwsgi = project.containers("web"), project.containers("uwsgi")
+        assert len(uwsgi) == 2
+        web_started = docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout
+
+        # One of uWSGI's two containers killed under load: nginx passes what it refused or cut
+        # off to the other; no request fails.
+        killed = uwsgi[0]
+        switches = uwsgi_switches(killed)
+        with wrk.background("http://%s/" % address_of(web), connections=20, seconds=10) as load:
+            wait_for(lambda: uwsgi_switches(killed) > switches + 100, 10, message="both uWSGIs to serve the load")
+            docker("kill", killed)
+        report = load.report
+        print("compose, a uWSGI killed: %s" % json.dumps(
+            {key: report[key] for key in ("requests", "non_2xx_3xx", "socket_errors")}))
+        assert report["requests"] > 1000, report
+        assert report["non_2xx_3xx"] == 0 and report["socket_errors"] == 0, report
+
+        # All of uWSGI stopped for longer than nginx's health check's window: nginx healthy all
+        # along; it serves again as soon as uWSGI is back.
+        stopped = project("stop", "uwsgi")
+        assert stopped.returncode == 0, stopped.stderr
+        gone = datetime.datetime.now(datetime.timezone.utc)
+        wait_for(lambda: len([start for start, _ in health_checks(web) if start > gone]) > 2, 30, interval=0.5,
+                 message="nginx's health checks to outlast their window")
+        assert {code for start, code in health_checks(web) if start > gone} == {0}
+        assert not serves_the_app(web)
+        started = project("start", "uwsgi")
+        assert started.returncode == 0, started.stderr
+        wait_for(project.served, 20, message="nginx to serve uWSGI again")
+        assert docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout == web_started
+    finally:
+        project.down()

@@ -1,10 +1,13 @@
 """A steady load on a Swarm service, from a container on its network: each request resolves the
 service's name (endpoint_mode dnsrr: the addresses of its running, healthy tasks), picks one at
-random, and asks for / on a connection of its own (HTTP/1.0). Every request counts: a connection error, a
-timeout and a status other than 200 are failures. Runs until the file `stop` appears in its
-control directory, until it has counted as many answers after the file `mark` appeared as the
-file `answers-after-mark` says, or for at most MAX_SECONDS. Prints one JSON summary. Python
-2.7 and 3 (it runs on the image under test).
+random, and asks for / on a connection of its own (HTTP/1.0). A connection that cannot be made
+(refused, unreachable, timed out: nothing was sent) is made to another address, as a proxy in
+front does, and counted (not_connected). Every request counts: an error once connected, a timeout and
+a status other than 200 are failures. Which task answered (the X-Served-By header the test's app
+sends) is recorded by the address asked, in the file `routes` of its control directory. Runs
+until the file `stop` appears there, until it has counted as many answers after the file `mark`
+appeared as the file `answers-after-mark` says, or for at most MAX_SECONDS. Prints one JSON
+summary. Python 2.7 and 3 (it runs on the image under test).
 
     python load_client.py SERVICE PORT CONTROL_DIR THREADS"""
 from __future__ import print_function
@@ -23,9 +26,16 @@ PAUSE_SECONDS = 0.02  # per thread, between two requests: a steady load, not a f
 KEPT_FAILURES = 100
 
 
+class NotConnected(Exception):
+    """No connection could be made: the request was never sent."""
+
+
 def get(address, port, service):
-    """(status, body) of GET / on a new connection to address."""
-    connection = socket.create_connection((address, port), timeout=TIMEOUT_SECONDS)
+    """(status, served by, body) of GET / on a new connection to address."""
+    try:
+        connection = socket.create_connection((address, port), timeout=TIMEOUT_SECONDS)
+    except (socket.error, socket.timeout) as error:
+        raise NotConnected(str(error) or type(error).__name__)
     try:
         connection.sendall(("GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % service).encode("ascii"))
         response = b""
@@ -37,20 +47,40 @@ def get(address, port, service):
     finally:
         connection.close()
     head, _, body = response.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), body.decode("utf-8", "replace")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict((name.strip().lower(), value.strip())
+                   for name, _, value in (line.partition(":") for line in lines[1:]))
+    return int(lines[0].split(" ", 2)[1]), headers.get("x-served-by"), body.decode("utf-8", "replace")
 
 
 class Tally(object):
-    def __init__(self):
+    def __init__(self, control_dir):
         self.lock = threading.Lock()
-        self.sent = self.failed = self.failed_after_mark = 0
+        self.control_dir = control_dir
+        self.sent = self.failed = self.failed_after_mark = self.not_connected = 0
         self.failures = []
         self.answers = {}
         self.answers_after_mark = {}
+        self.routes = {}
 
     def after_mark(self):
         with self.lock:
             return sum(self.answers_after_mark.values())
+
+    def add_not_connected(self):
+        with self.lock:
+            self.not_connected += 1
+
+    def add_route(self, address, served_by):
+        """Writes the routes anew (whole, by a rename) when this one is new."""
+        with self.lock:
+            if served_by is None or served_by in self.routes.get(address, ()):
+                return
+            self.routes.setdefault(address, []).append(served_by)
+            path = os.path.join(self.control_dir, "routes")
+            with open(path + ".new", "w") as routes_file:
+                json.dump(self.routes, routes_file)
+            os.rename(path + ".new", path)
 
     def add(self, outcome, address, body, marked):
         with self.lock:
@@ -73,12 +103,20 @@ def load(service, port, control_dir, deadline, answers_after_mark, tally):
         body = address = None
         try:
             addresses = sorted(set(info[4][0] for info in socket.getaddrinfo(service, port, socket.AF_INET)))
-            address = random.choice(addresses)
-            try:
-                status, body = get(address, port, service)
-                outcome = "ok" if status == 200 else "status %d" % status
-            except (socket.error, socket.timeout, ValueError, IndexError) as error:
-                outcome = str(error) or type(error).__name__
+            random.shuffle(addresses)
+            for address in addresses:
+                try:
+                    status, served_by, body = get(address, port, service)
+                except NotConnected as error:
+                    outcome = "not connected: %s" % error
+                    tally.add_not_connected()
+                    continue
+                except (socket.error, socket.timeout, ValueError, IndexError) as error:
+                    outcome = str(error) or type(error).__name__
+                else:
+                    outcome = "ok" if status == 200 else "status %d" % status
+                    tally.add_route(address, served_by)
+                break
         except socket.gaierror as error:
             outcome = "resolving %s: %s" % (service, error)
         tally.add(outcome, address, body, marked)
@@ -86,7 +124,7 @@ def load(service, port, control_dir, deadline, answers_after_mark, tally):
 
 
 def main(service, port, control_dir, threads):
-    tally = Tally()
+    tally = Tally(control_dir)
     deadline = time.time() + MAX_SECONDS
     with open(os.path.join(control_dir, "answers-after-mark")) as count_file:
         answers_after_mark = int(count_file.read())
@@ -99,7 +137,7 @@ def main(service, port, control_dir, threads):
     for worker in workers:
         worker.join()
     print(json.dumps({"sent": tally.sent, "failed": tally.failed, "failed_after_mark": tally.failed_after_mark,
-                      "failures": tally.failures,
+                      "not_connected": tally.not_connected, "failures": tally.failures,
                       "answers": tally.answers, "answers_after_mark": tally.answers_after_mark}))
 
 

@@ -3,6 +3,7 @@
     /slow?seconds=S   answers after S seconds
     /hang             never answers in time: sleeps HANG_SECONDS, then answers
     /raise            raises an exception (nginx answers 500)
+    /die              the worker that takes it is killed (SIGKILL) before it answers
     /pid              the process ID of the worker that answers
     /grow?mb=N        keeps N MB more in the worker's memory, for good
     /text?size=N      N bytes of text/plain
@@ -14,6 +15,7 @@
 """
 import json
 import os
+import signal
 import time
 
 try:
@@ -60,6 +62,8 @@ def application(environ, start_response):
         body = ("hung for %s seconds" % HANG_SECONDS).encode("utf-8")
     elif path == "/raise":
         raise ProbeError("raised on purpose by the probe app's /raise")
+    elif path == "/die":
+        os.kill(os.getpid(), signal.SIGKILL)
     elif path == "/grow":
         megabytes = int(parse_qs(environ.get("QUERY_STRING", "")).get("mb", ["1"])[0])
         KEPT.append(b"x" * (megabytes << 20))
