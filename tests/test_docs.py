@@ -1,0 +1,69 @@
+"""The project's Markdown as a reader meets it: every commit it cites is in the history, and
+every table's rows have as many cells as its header, none of which is empty, and none ends
+short (an empty last cell)."""
+import re
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.no_engine
+
+# An abbreviated or full commit id: lower-case hex with a digit and a letter (not a number, not a word).
+COMMIT = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+# A cell boundary: a | not escaped.
+CELL_BOUNDARY = re.compile(r"(?<!\\)\|")
+
+
+def git(*args):
+    return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+
+
+def markdown_files():
+    return [REPO / path for path in git("ls-files", "*.md").stdout.split()]
+
+
+def cells(row):
+    return [cell.strip() for cell in CELL_BOUNDARY.split(row.strip().strip("|"))]
+
+
+def tables(text):
+    """[(line number of the header, [rows])] of the text's tables: runs of lines starting with |."""
+    found, rows, start = [], [], None
+    for number, line in enumerate(text.splitlines() + [""], start=1):
+        if line.startswith("|"):
+            if not rows:
+                start = number
+            rows.append(line)
+        elif rows:
+            found.append((start, rows))
+            rows = []
+    return found
+
+
+def test_every_cited_commit_is_in_the_history():
+    if git("rev-parse", "--is-shallow-repository").stdout.strip() == "true":
+        pytest.skip("a shallow clone has not the whole history")
+    missing = []
+    for path in markdown_files():
+        for commit in sorted(set(COMMIT.findall(path.read_text()))):
+            if git("cat-file", "-e", commit + "^{commit}").returncode != 0:
+                missing.append("%s: %s" % (path.relative_to(REPO), commit))
+    assert missing == []
+
+
+def test_every_table_row_has_its_headers_cells():
+    wrong = []
+    for path in markdown_files():
+        for start, rows in tables(path.read_text()):
+            header = cells(rows[0])
+            if "" in header:
+                wrong.append("%s:%d: an empty header cell" % (path.relative_to(REPO), start))
+            for offset, row in enumerate(rows[1:], start=1):
+                where = "%s:%d:" % (path.relative_to(REPO), start + offset)
+                if len(cells(row)) != len(header):
+                    wrong.append("%s %d cells under %d headers" % (where, len(cells(row)), len(header)))
+                elif cells(row)[-1] == "":
+                    wrong.append("%s its last cell empty" % where)
+    assert wrong == []
