@@ -7,7 +7,7 @@
 set -uo pipefail
 # shellcheck source=SCRIPTDIR/env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env/lib.sh"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit
 
 runs=${RUNS:-10}
 results=${RESULTS_DIR:-results/repeat-$(date -u +%Y%m%dT%H%M%SZ)}
