@@ -1,12 +1,14 @@
-"""The variables table of each role's README, generated from its meta/argument_specs.yml, and
-README.md's settings table, generated from the settings contract, so that neither can drift
-from what it describes. tests/test_role_docs.py checks every README is current.
+"""What is generated from each role's meta/argument_specs.yml, the one hand-written place of a
+role variable's type, default and description: the role's defaults/main.yml and its README's
+variables table; and README.md's settings table, from the settings contract. So that none can
+drift from what it describes; tests/test_role_docs.py checks each is current.
 
-    python3 tests/env/role_docs.py          # rewrite the tables
+    python3 tests/env/role_docs.py          # rewrite them
 """
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -19,15 +21,66 @@ SETTINGS_START = ("<!-- settings: generated from roles/entrypoint/files/uwsgi_ng
 SETTINGS_END = "<!-- end of settings -->"
 
 
+DEFAULTS_HEADER = """---
+# Generated from meta/argument_specs.yml, each variable's default and description, by
+# tests/env/role_docs.py: edit that file, then run it.
+"""
+# YAML's plain scalars that read back as something else, or start what YAML reads as syntax.
+NOT_PLAIN = re.compile(r"""^$|^[-?:,\[\]{}#&*!|>'"%@`\s]|[\s]$|: | #""")
+
+
+def description_text(option):
+    """An option's description as one paragraph, C(code) as plain code."""
+    text = option.get("description", "")
+    if isinstance(text, list):
+        text = " ".join(text)
+    return re.sub(r"C\(([^)]*)\)", r"\1", text)
+
+
+def scalar(value):
+    """A YAML scalar for value: plain when it reads back as itself, else double-quoted."""
+    if isinstance(value, str):
+        plain_reads_back = yaml.safe_load("value: %s" % value) == {"value": value} if not NOT_PLAIN.search(value) \
+            else False
+        return value if plain_reads_back else json.dumps(value)
+    return json.dumps(value)
+
+
+def yaml_value(value):
+    """A default's value as defaults/main.yml writes it: a scalar, or a list or mapping of
+    scalars as a block (an empty one as [] or {})."""
+    if isinstance(value, list) and value:
+        return "".join("\n  - %s" % scalar(item) for item in value)
+    if isinstance(value, dict) and value:
+        return "".join("\n  %s: %s" % (scalar(key), scalar(item)) for key, item in value.items())
+    return " " + ("[]" if value == [] else "{}" if value == {} else scalar(value))
+
+
+def defaults_text(role_dir):
+    """The role's defaults/main.yml: each variable of argument_specs' main entry point, its
+    description as the comment above it."""
+    options = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"][
+        "options"]
+    parts = [DEFAULTS_HEADER]
+    for name, option in options.items():
+        comment = textwrap.fill(description_text(option), 99, initial_indent="# ", subsequent_indent="# ",
+                                break_long_words=False, break_on_hyphens=False)
+        value = yaml_value(option["default"])
+        if len(name) + len(value) > 119 and isinstance(option["default"], str):
+            value = " >-\n  " + option["default"]  # folded: the same string, on a line of its own
+        parts.append("\n%s\n%s:%s\n" % (comment, name, value))
+    return "".join(parts)
+
+
 def cell(text):
     """Markdown table cell text; Ansible's C(code) markup becomes `code`."""
     text = re.sub(r"C\(([^)]*)\)", r"`\1`", str(text))
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
 
-def default_text(option, role_defaults, name):
-    """The default as a reader needs it: the spec's, else what defaults/main.yml says."""
-    value = option["default"] if "default" in option else role_defaults.get(name, "")
+def default_text(option):
+    """The default as a reader needs it."""
+    value = option["default"]
     if isinstance(value, str):
         return "`%s`" % value if value else '`""`'
     return "`%s`" % json.dumps(value)
@@ -35,7 +88,6 @@ def default_text(option, role_defaults, name):
 
 def variables_table(role_dir):
     specs = yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())
-    defaults = yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {}
     options = specs["argument_specs"]["main"]["options"]
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, option in options.items():
@@ -44,7 +96,7 @@ def variables_table(role_dir):
             meaning = " ".join(meaning)
         if option.get("choices"):
             meaning += " One of: %s." % ", ".join("`%s`" % choice for choice in option["choices"])
-        lines.append("| `%s` | %s | %s |" % (name, cell(default_text(option, defaults, name)), cell(meaning)))
+        lines.append("| `%s` | %s | %s |" % (name, cell(default_text(option)), cell(meaning)))
     return "\n".join(lines)
 
 
@@ -100,9 +152,11 @@ def roles():
 
 
 def generated():
-    """{README path: its text with every generated table current}."""
+    """{path: its text as generated}: each role's defaults/main.yml, each README with every
+    generated table current."""
     texts = {}
     for role_dir in roles():
+        texts[role_dir / "defaults" / "main.yml"] = defaults_text(role_dir)
         readme = role_dir / "README.md"
         texts[readme] = render(readme.read_text(), variables_table(role_dir))
     readme = REPO / "README.md"
@@ -111,10 +165,10 @@ def generated():
 
 
 def main():
-    for readme, text in generated().items():
-        if text != readme.read_text():
-            readme.write_text(text)
-            print("updated", readme.relative_to(REPO))
+    for path, text in generated().items():
+        if text != path.read_text():
+            path.write_text(text)
+            print("updated", path.relative_to(REPO))
     return 0
 
 
