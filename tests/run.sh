@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env/lib.sh"
 cd "$REPO_ROOT"
 
 # What the run shares between pytest's workers, and the label of every container and image it
-# makes (tests/conftest.py, Run).
+# makes (tests/harness/run.py, Run).
 RUN_DIR=$(mktemp -d "$STATE_DIR/run-XXXXXXXX")
 RUN_LABEL=io.uwsgi-nginx.test-run=$(basename "$RUN_DIR")
 DOCKER=

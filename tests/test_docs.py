@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO
+from harness.config import REPO
 
 pytestmark = pytest.mark.no_engine
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import docker, http_get, wait_for
+from harness.docker_client import docker
+from harness.waits import http_get, wait_for
 from test_runtime import CONFIG_FILES, app_dir, env, mount, process_table, uwsgi_workers
 
 # Seconds any one socket operation may take.

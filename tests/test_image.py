@@ -4,7 +4,10 @@ import uuid
 
 import pytest
 
-from conftest import PYTHON_IMAGE, debian_suite, docker, python_version, wait_for
+from harness.config import PYTHON_IMAGE
+from harness.docker_client import docker
+from harness.images import debian_suite, python_version
+from harness.waits import wait_for
 
 HELLO = "Hello World from a default Nginx uWSGI Python %s app in a Docker container (default)" % (
     python_version(PYTHON_IMAGE))

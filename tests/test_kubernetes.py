@@ -20,7 +20,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import DOCKER, REPO, Container, docker, http_get, wait_for
+from harness.config import REPO
+from harness.containers import Container
+from harness.docker_client import docker, DOCKER
+from harness.waits import http_get, wait_for
 from test_security import NON_ROOT_UID, PRIVILEGED_PORTS, READ_ONLY, image_processes, problems_in_logs
 
 KUSTOMIZE = REPO / "deploy" / "kubernetes"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import wrk
-from conftest import wait_for
+from harness.waits import wait_for
 from test_runtime import process_table, uwsgi_workers
 
 # Each measures what the image does under load: no build or other test may share the CPUs.

@@ -21,7 +21,8 @@ import uuid
 
 import pytest
 
-from conftest import MOLECULE_SUITES, REPO, base_image
+from harness.config import MOLECULE_SUITES, REPO
+from harness.images import base_image
 
 ROLE_SCENARIOS = ["uwsgi", "nginx", "supervisor", "default"]
 VENV_BIN = REPO / ".venv" / "bin"

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from conftest import REPO, STATE_DIR, docker
+from harness.config import REPO, STATE_DIR
+from harness.docker_client import docker
 from python27_cves import fixes
 
 TLS_APP = REPO / "tests" / "apps" / "python27-tls"

@@ -11,8 +11,9 @@ import textwrap
 
 import pytest
 
-from conftest import (ENV_DIR, PYTHON27_STAGE, REPO, STATE_DIR, base_image, build_python27_base, docker,
-                      python27_source_url)
+from harness.config import ENV_DIR, PYTHON27_STAGE, REPO, STATE_DIR
+from harness.docker_client import docker
+from harness.images import base_image, build_python27_base, python27_source_url
 
 sys.path.insert(0, str(ENV_DIR))
 import python27_cves  # noqa: E402

@@ -11,7 +11,10 @@ import time
 
 import pytest
 
-from conftest import PYTHON_IMAGE, docker, python_image_build, python_version, wait_for
+from harness.config import PYTHON_IMAGE
+from harness.docker_client import docker
+from harness.images import python_image_build, python_version
+from harness.waits import wait_for
 from test_runtime import FAST_HEALTH, app_dir, build_flask_example, env, mount, uwsgi_workers
 from websocket_client import TEXT, WebSocket
 

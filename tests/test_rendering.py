@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from harness.waits import wait_for
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "rendered"
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"

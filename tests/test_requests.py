@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from conftest import docker, wait_for
+from harness.docker_client import docker
+from harness.waits import wait_for
 from test_hostile import exchange, status_of
 from test_runtime import app_dir, env, is_uwsgi, mount, nginx_workers, process_table, uwsgi_workers
 from test_security import READ_ONLY

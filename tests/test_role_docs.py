@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ENV_DIR
+from harness.config import ENV_DIR
 
 pytestmark = pytest.mark.no_engine
 

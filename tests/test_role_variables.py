@@ -10,7 +10,9 @@ import uuid
 
 import pytest
 
-from conftest import DOCKER, REPO, base_image, docker
+from harness.config import REPO
+from harness.docker_client import docker, DOCKER
+from harness.images import base_image
 
 BAD_INPUTS = {
     "processes not a number": ({"uwsgi_processes": "many"}, "uwsgi_processes"),

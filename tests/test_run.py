@@ -4,7 +4,9 @@ inside this one."""
 import subprocess
 import uuid
 
-from conftest import DOCKER, ENV_DIR, REPO, base_image, docker
+from harness.config import ENV_DIR, REPO
+from harness.docker_client import docker, DOCKER
+from harness.images import base_image
 
 
 def test_an_engine_that_already_answers_is_not_the_callers_to_stop():

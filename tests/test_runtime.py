@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON_IMAGE, docker, http_get, python_version, wait_for
+from harness.config import PYTHON_IMAGE
+from harness.docker_client import docker
+from harness.images import python_version
+from harness.waits import http_get, wait_for
 
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
 ENTRYPOINT = "uwsgi-nginx-entrypoint"

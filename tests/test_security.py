@@ -12,7 +12,9 @@ import urllib.request
 
 import pytest
 
-from conftest import HOST_CA_BUNDLE, PYTHON_IMAGE, docker, wait_for
+from harness.config import HOST_CA_BUNDLE, PYTHON_IMAGE
+from harness.docker_client import docker
+from harness.waits import wait_for
 from test_runtime import FAST_HEALTH, app_dir, env, mount, post
 
 # What README.md documents, and these tests run the image with.

@@ -10,7 +10,9 @@ import uuid
 
 import pytest
 
-from conftest import Container, docker, wait_for
+from harness.containers import Container
+from harness.docker_client import docker
+from harness.waits import wait_for
 from test_runtime import FAST_HEALTH, app_dir, env, mount
 from test_security import image_processes, listening_tcp_ports, problems_in_logs
 from websocket_client import TEXT, WebSocket

@@ -25,7 +25,9 @@ import pytest
 import yaml
 
 import wrk
-from conftest import Container, docker, http_get, wait_for
+from harness.containers import Container
+from harness.docker_client import docker
+from harness.waits import http_get, wait_for
 from test_load import voluntary_switches
 from test_runtime import uwsgi_workers
 

@@ -16,7 +16,10 @@ import time
 import pytest
 
 import wrk
-from conftest import PYTHON27_STAGE, PYTHON_IMAGE, REPO, docker, http_get, python_image_build, wait_for
+from harness.config import PYTHON27_STAGE, PYTHON_IMAGE, REPO
+from harness.docker_client import docker
+from harness.images import python_image_build
+from harness.waits import http_get, wait_for
 from test_runtime import env, mount
 
 THREADED_APP = REPO / "tests" / "apps" / "threaded"

@@ -4,7 +4,7 @@ import gzip
 import json
 import urllib.request
 
-from conftest import wait_for
+from harness.waits import wait_for
 from test_requests import request
 from test_runtime import app_dir, env, mount
 from websocket_client import TEXT, WebSocket

@@ -3,7 +3,8 @@ default): the standard library's unittest, in a container of the image, with the
 mounted read-only. `make check` runs the same tests on the test tools' Python 3."""
 import unittest
 
-from conftest import REPO, docker
+from harness.config import REPO
+from harness.docker_client import docker
 
 UNIT_TESTS = REPO / "tests" / "unit"
 

@@ -1,0 +1,41 @@
+"""Loopback stand-ins for the upstreams this machine cannot reach: nginx.org's repository,
+Debian's archive."""
+import subprocess
+import sys
+
+import pytest
+
+from harness.config import ENV_DIR, NGINX_REPO_SUITES
+
+sys.path.insert(0, str(ENV_DIR))
+import loopback  # noqa: E402
+
+
+def start_nginx_repo(run):
+    """A signed apt repository in nginx.org's layout on 127.0.0.1, one key signing a package
+    for each of NGINX_REPO_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
+    image and platform."""
+    directory = run.directory / "nginx-repo"
+    made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(NGINX_REPO_SUITES), str(directory)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.fail("tests/env/nginx-repo.sh failed:\n" + made.stderr[-4000:], pytrace=False)
+    url = loopback.start_static("nginx-repo", str(directory), str(run.directory))
+    versions = {}
+    for suite in NGINX_REPO_SUITES:
+        packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
+        versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
+                               if line.startswith("Version:"))
+    return {"url": url + "/packages", "key_url": url + "/keys/nginx_signing.key",
+            "fingerprint": (directory / "fingerprint").read_text().strip(), "versions": versions}
+
+
+def start_debian_archive(run):
+    main, security = loopback.host_debian_mirrors()
+    url = loopback.start_proxy("debian-archive", {"/debian": main, "/debian-security": security},
+                               str(run.directory))
+    # apt pins nginx.org by origin, the URL's host name: the archive must not share 127.0.0.1
+    # with the nginx.org stand-in, or the pin would lift Debian's packages too.
+    url = url.replace("//127.0.0.1:", "//localhost:")
+    return {"url": url + "/debian", "security_url": url + "/debian-security",
+            "log": str(run.directory / "debian-archive.log")}
