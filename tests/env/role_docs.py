@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 START = "<!-- variables: generated from meta/argument_specs.yml by tests/env/role_docs.py -->"
 END = "<!-- end of variables -->"
-SETTINGS_START = ("<!-- settings: generated from roles/entrypoint/files/uwsgi_nginx/settings.py"
+SETTINGS_START = ("<!-- settings: generated from roles/settings/files/uwsgi_nginx/settings.py"
                   " by tests/env/role_docs.py -->")
 SETTINGS_END = "<!-- end of settings -->"
 
@@ -122,8 +122,8 @@ def image_defaults():
 
 def settings_table():
     """README.md's table of the settings a container takes from its environment, from the
-    contract (roles/entrypoint/files/uwsgi_nginx/settings.py) and the image's defaults."""
-    sys.path.insert(0, str(REPO / "roles" / "entrypoint" / "files"))
+    contract (roles/settings/files/uwsgi_nginx/settings.py) and the image's defaults."""
+    sys.path.insert(0, str(REPO / "roles" / "settings" / "files"))
     from uwsgi_nginx import settings
 
     defaults = image_defaults()

@@ -6,8 +6,14 @@ import sys
 import tempfile
 import unittest
 
-FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "entrypoint", "files")
-sys.path.insert(0, FILES)
+ROLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles")
+# The package uwsgi_nginx lies in two roles' files: the entrypoint's, and the settings
+# contract's (each __init__.py extends the package to the other).
+FILES = os.path.join(ROLES, "entrypoint", "files")
+PACKAGE_PATHS = [FILES, os.path.join(ROLES, "settings", "files")]
+sys.path[:0] = PACKAGE_PATHS
+if "uwsgi_nginx" in sys.modules:  # imported from one of them already (tests/env/role_docs.py)
+    sys.modules["uwsgi_nginx"].__path__[:0] = [os.path.join(path, "uwsgi_nginx") for path in PACKAGE_PATHS]
 
 
 class Files(unittest.TestCase):

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import unittest
 
-from support import FILES
+from support import PACKAGE_PATHS
 from uwsgi_nginx import entrypoint
 
 TEMPLATE = """# {{ ansible_managed }}
@@ -236,8 +236,8 @@ class MainTest(Configured):
     def main(self, *argv, **environ):
         with open(self.path("entrypoint.json"), "w") as config_file:
             json.dump(self.config, config_file)
-        code = ("import sys; sys.path.insert(0, %r); from uwsgi_nginx.entrypoint import main; "
-                "sys.exit(main(sys.argv[1:], %r))" % (FILES, self.path("entrypoint.json")))
+        code = ("import sys; sys.path[:0] = %r; from uwsgi_nginx.entrypoint import main; "
+                "sys.exit(main(sys.argv[1:], %r))" % (PACKAGE_PATHS, self.path("entrypoint.json")))
         environment = dict(os.environ, **environ)
         child = subprocess.Popen([sys.executable, "-c", code] + list(argv), env=environment,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -12,7 +12,7 @@ import sys
 import time
 import unittest
 
-from support import FILES, Files
+from support import PACKAGE_PATHS, Files
 
 # Says "ready", then each signal it gets; QUIT ends it (exit status 3), unless told to ignore it.
 PROGRAM = """
@@ -41,8 +41,8 @@ class ProgramTest(Files):
                                                         " ".join(arguments)), stopsignal="QUIT", **settings)
         config = self.file("config.json", json.dumps({"programs": [program],
                                                       "state_dir": os.path.join(self.root, "state")}))
-        code = ("import sys; sys.path.insert(0, %r); from uwsgi_nginx.program import main; "
-                "sys.exit(main(sys.argv[1:], %r, 'fake'))" % (FILES, config))
+        code = ("import sys; sys.path[:0] = %r; from uwsgi_nginx.program import main; "
+                "sys.exit(main(sys.argv[1:], %r, 'fake'))" % (PACKAGE_PATHS, config))
         self.runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.addCleanup(self.kill)
         self.assertEqual(self.line(), "ready")
