@@ -14,7 +14,6 @@ import contextlib
 import datetime
 import json
 import os
-import re
 import socket
 import subprocess
 import time
@@ -278,11 +277,11 @@ def address_of(container):
                   container).stdout.strip()
 
 
-def health_checks(container):
-    """[(start, exit code)] of the container's last health checks (Docker keeps five)."""
+def health_checks_since(container, since):
+    """Exit codes of the container's health checks started after since (of the last five,
+    which Docker keeps)."""
     log = json.loads(docker("inspect", "--format", "{{json .State.Health.Log}}", container).stdout) or []
-    return [(datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", check["Start"]).replace("Z", "+00:00")),
-             check["ExitCode"]) for check in log]
+    return [check["ExitCode"] for check in log if datetime.datetime.fromisoformat(check["Start"]) > since]
 
 
 def nginx_passes_to_every_uwsgi_task(web, uwsgi):
@@ -335,13 +334,10 @@ def test_the_split_stack_heals_and_updates_uwsgi_alone_under_load(swarm, version
              .strip(), 60, interval=0.5, message="uWSGI's tasks to go")
     gone = datetime.datetime.now(datetime.timezone.utc)
     retries = service(web)["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"]["Retries"]
-
-    def checked_since_gone(container):
-        return [code for start, code in health_checks(container) if start > gone]
-    wait_for(lambda: all(len(checked_since_gone(container)) > retries for container, _ in web_tasks), 60,
+    wait_for(lambda: all(len(health_checks_since(container, gone)) > retries for container, _ in web_tasks), 60,
              interval=0.5, message="nginx's health checks to outlast their window")
     assert not any(serves_the_app(container) for container, _ in web_tasks)
-    assert all(set(checked_since_gone(container)) == {0} for container, _ in web_tasks)
+    assert all(set(health_checks_since(container, gone)) == {0} for container, _ in web_tasks)
     assert set(running_tasks(web)) == set(web_tasks)
     docker("service", "scale", "--detach", "%s=%d" % (uwsgi, REPLICAS))
     wait_for(lambda: running_tasks(uwsgi), 60, interval=0.2, message="a uWSGI task to be healthy")
@@ -435,9 +431,10 @@ def uwsgi_switches(container):
 @pytest.mark.exclusive
 def test_split_compose_loses_no_get_to_a_killed_uwsgi_and_nginx_outlives_uwsgi(image, tmp_path):
     # Health checked every second here (the image's: every 10 s), so that the test takes seconds.
+    retries = 2
     every_second = tmp_path / "compose.health.yaml"
     every_second.write_text(yaml.safe_dump({"services": {
-        service: {"healthcheck": {"interval": "1s", "retries": 2}} for service in ("web", "uwsgi")}}))
+        service: {"healthcheck": {"interval": "1s", "retries": retries}} for service in ("web", "uwsgi")}}))
     project = ComposeProject(image, ["compose.yaml", "compose.split.yaml", every_second])
     try:
         up = project("up", "--detach", "--scale", "uwsgi=2")
@@ -465,9 +462,9 @@ def test_split_compose_loses_no_get_to_a_killed_uwsgi_and_nginx_outlives_uwsgi(i
         stopped = project("stop", "uwsgi")
         assert stopped.returncode == 0, stopped.stderr
         gone = datetime.datetime.now(datetime.timezone.utc)
-        wait_for(lambda: len([start for start, _ in health_checks(web) if start > gone]) > 2, 30, interval=0.5,
+        wait_for(lambda: len(health_checks_since(web, gone)) > retries, 30, interval=0.5,
                  message="nginx's health checks to outlast their window")
-        assert {code for start, code in health_checks(web) if start > gone} == {0}
+        assert set(health_checks_since(web, gone)) == {0}
         assert not serves_the_app(web)
         started = project("start", "uwsgi")
         assert started.returncode == 0, started.stderr

@@ -29,20 +29,17 @@ DEFAULTS_HEADER = """---
 NOT_PLAIN = re.compile(r"""^$|^[-?:,\[\]{}#&*!|>'"%@`\s]|[\s]$|: | #""")
 
 
-def description_text(option):
-    """An option's description as one paragraph, C(code) as plain code."""
+def description(option):
+    """An option's description as one paragraph (a list of them joined)."""
     text = option.get("description", "")
-    if isinstance(text, list):
-        text = " ".join(text)
-    return re.sub(r"C\(([^)]*)\)", r"\1", text)
+    return " ".join(text) if isinstance(text, list) else text
 
 
 def scalar(value):
     """A YAML scalar for value: plain when it reads back as itself, else double-quoted."""
-    if isinstance(value, str):
-        plain_reads_back = yaml.safe_load("value: %s" % value) == {"value": value} if not NOT_PLAIN.search(value) \
-            else False
-        return value if plain_reads_back else json.dumps(value)
+    if isinstance(value, str) and not NOT_PLAIN.search(value) and yaml.safe_load("value: " + value) == {
+            "value": value}:
+        return value
     return json.dumps(value)
 
 
@@ -63,8 +60,9 @@ def defaults_text(role_dir):
         "options"]
     parts = [DEFAULTS_HEADER]
     for name, option in options.items():
-        comment = textwrap.fill(description_text(option), 99, initial_indent="# ", subsequent_indent="# ",
-                                break_long_words=False, break_on_hyphens=False)
+        text = re.sub(r"C\(([^)]*)\)", r"\1", description(option))
+        comment = textwrap.fill(text, 99, initial_indent="# ", subsequent_indent="# ", break_long_words=False,
+                                break_on_hyphens=False)
         value = yaml_value(option["default"])
         if len(name) + len(value) > 119 and isinstance(option["default"], str):
             value = " >-\n  " + option["default"]  # folded: the same string, on a line of its own
@@ -91,9 +89,7 @@ def variables_table(role_dir):
     options = specs["argument_specs"]["main"]["options"]
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, option in options.items():
-        meaning = option.get("description", "")
-        if isinstance(meaning, list):
-            meaning = " ".join(meaning)
+        meaning = description(option)
         if option.get("choices"):
             meaning += " One of: %s." % ", ".join("`%s`" % choice for choice in option["choices"])
         lines.append("| `%s` | %s | %s |" % (name, cell(default_text(option)), cell(meaning)))

@@ -4,16 +4,13 @@ import contextlib
 import fcntl
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from harness.config import ENV_DIR, RUN_LABEL
+import loopback
+from harness.config import RUN_LABEL
 from harness.docker_client import DOCKER, docker
-
-sys.path.insert(0, str(ENV_DIR))
-import loopback  # noqa: E402
 
 
 class Run:

@@ -1,14 +1,11 @@
 """Loopback stand-ins for the upstreams this machine cannot reach: nginx.org's repository,
 Debian's archive."""
 import subprocess
-import sys
 
+import loopback
 import pytest
 
 from harness.config import ENV_DIR, NGINX_REPO_SUITES
-
-sys.path.insert(0, str(ENV_DIR))
-import loopback  # noqa: E402
 
 
 def start_nginx_repo(run):
