@@ -397,8 +397,8 @@ def main():
     parser.add_argument("--server-cpus", default={1: "0", 2: "1"}.get(cpus, "1-%d" % (cpus - 1)),
                         help="the CPUs every contender runs on (a cpuset list; default all but the first)")
     parser.add_argument("--client-cpus", default="0", help="the CPUs the load generator runs on")
-    parser.add_argument("--output", default=os.path.join(
-        os.environ.get("UWSGI_NGINX_STATE_DIR", "/var/tmp/uwsgi-nginx-test"), "bench-results.json"))
+    parser.add_argument("--output", help="where the JSON results go (default results/bench-DATE-COMMIT.json "
+                        "in the checkout; a run worth keeping goes beside its page in docs/results)")
     parser.add_argument("--build-command", help="the docker build command line (JSON list) for the rebuild time")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
@@ -451,6 +451,9 @@ def main():
                               if line.startswith("model name")), "")}
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
+    if not args.output:
+        args.output = os.path.join(REPO, "results", "bench-%s-%s.json" % (time.strftime("%Y-%m-%d"), commit or "nogit"))
+        os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as output:
         json.dump({"image": args.image, "date": time.strftime("%Y-%m-%d"), "commit": commit, "machine": machine,
                    "seconds": args.seconds, "slow_seconds": args.slow_seconds, "rounds": args.rounds,

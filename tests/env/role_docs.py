@@ -116,13 +116,40 @@ def image_defaults():
     return values
 
 
+def role_options():
+    """{variable: its option} of every role's main entry point."""
+    options = {}
+    for role_dir in roles():
+        options.update(yaml.safe_load((role_dir / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"][
+            "options"])
+    return options
+
+
+def effect(setting, settings, options):
+    """What a setting does, in the environment's words: its role variable's description, each
+    variable it names given as the setting's environment variable. A role variable the
+    environment cannot set has no place there: ValueError."""
+    env_names = dict((each.variable, each.env) for each in settings.SETTINGS)
+
+    def named(match):
+        name = match.group(0)
+        if name in env_names:
+            return "`%s`" % env_names[name]
+        raise ValueError("%s's description (the %s setting) names %s, a role variable the environment cannot set"
+                         % (setting.variable, setting.env, name))
+    text = re.sub(r"C\(([^)]*)\)", r"\1", description(options[setting.variable]))
+    return re.sub(r"\b(%s)\b" % "|".join(sorted(options, key=len, reverse=True)), named, text)
+
+
 def settings_table():
     """README.md's table of the settings a container takes from its environment, from the
-    contract (roles/settings/files/uwsgi_nginx/settings.py) and the image's defaults."""
+    contract (roles/settings/files/uwsgi_nginx/settings.py), the roles' descriptions and the
+    image's defaults."""
     sys.path.insert(0, str(REPO / "roles" / "settings" / "files"))
     from uwsgi_nginx import settings
 
     defaults = image_defaults()
+    options = role_options()
     lines = ["| variable | default | accepted | effect |", "| --- | --- | --- | --- |"]
     for setting in settings.SETTINGS:
         value = defaults[setting.variable]
@@ -139,7 +166,8 @@ def settings_table():
         accepted = settings.accepts(setting, lambda limit: "`%s`" % limit.env)
         if setting.kind in settings.PATH_KINDS:
             accepted += "; given, it must exist"
-        lines.append("| `%s` | %s | %s | %s |" % (setting.env, default, cell(accepted), cell(setting.meaning)))
+        lines.append("| `%s` | %s | %s | %s |" % (setting.env, default, cell(accepted),
+                                                  cell(effect(setting, settings, options))))
     return "\n".join(lines)
 
 

@@ -1,10 +1,11 @@
 """The environment contract: every setting a container takes from its environment, the role
-variable it sets, what it accepts and what it does. This table is the one definition: the
+variable it sets and what it accepts. This table is the one definition of what is valid: the
 entrypoint checks the environment against it at every start, the playbook checks the role
-variables against it (the uwsgi_nginx_* filters, ../../filter_plugins), the README's settings
-table is generated from it (tests/env/role_docs.py), and the templates count `auto` with it.
-A role variable's default lives in its role's defaults/main.yml (where Ansible needs it); the
-image's defaults are those, overridden by docker/image-vars.yml.
+variables against it (the uwsgi_nginx_* filters, ../../filter_plugins), and the templates count
+`auto` with it. What a setting does and its default are its role variable's, written once in
+that role's meta/argument_specs.yml; the README's settings table is generated from the three
+(tests/env/role_docs.py), the image's defaults being the roles' with docker/image-vars.yml's
+over them.
 
 Python 2.7 and 3, standard library only."""
 import json
@@ -36,12 +37,11 @@ class Setting(object):
     follows: when the environment leaves this one unset, the first of these (variable, how)
       that it gives, or that follows one it gives, sets it: how(value) (None: the same)."""
 
-    def __init__(self, env, variable, kind, meaning, minimum=None, maximum=None, words=(),
+    def __init__(self, env, variable, kind, minimum=None, maximum=None, words=(),
                  per_cpu=None, below=None, pattern=None, accepts=None, optional=False, follows=()):
         self.env = env
         self.variable = variable
         self.kind = kind
-        self.meaning = meaning
         self.minimum = minimum
         self.maximum = maximum
         self.words = words
@@ -79,81 +79,41 @@ def nginx_address(socket):
 
 
 SETTINGS = (
-    Setting("UWSGI_PROCESSES", "uwsgi_processes", "int", minimum=1, maximum=1024, words=("auto",), per_cpu=2,
-            meaning="uWSGI workers; `auto`: two per CPU the container may use (`--cpus`, rounded up, and "
-                    "`--cpuset-cpus`)"),
-    Setting("UWSGI_THREADS", "uwsgi_threads", "int", minimum=1, maximum=1024,
-            meaning="threads per worker (threads enabled above 1)"),
-    Setting("UWSGI_CHEAPER", "uwsgi_cheaper", "int", minimum=0, below="uwsgi_processes",
-            meaning="adaptive spawning: at least this many workers run, up to `UWSGI_PROCESSES` under load; "
-                    "0: off"),
-    Setting("UWSGI_HARAKIRI", "uwsgi_harakiri", "int", minimum=0, maximum=86400,
-            meaning="seconds a request may run before its worker is killed and replaced (`harakiri`); 0: never; "
-                    "keep it above `NGINX_UWSGI_READ_TIMEOUT`"),
-    Setting("UWSGI_MAX_REQUESTS", "uwsgi_max_requests", "int", minimum=0, maximum=1000000000,
-            meaning="a worker that has answered this many requests is replaced (`max-requests`, once it has "
-                    "lived `UWSGI_MIN_WORKER_LIFETIME`, 60 s); 0: never"),
-    Setting("UWSGI_RELOAD_ON_RSS", "uwsgi_reload_on_rss", "int", minimum=0, maximum=1048576,
-            meaning="a worker whose resident memory is above this many MB after a request is replaced "
-                    "(`reload-on-rss`); 0: never"),
-    Setting("UWSGI_INI", "uwsgi_app_ini", "file",
-            meaning="the app's uWSGI settings, read last"),
+    Setting("UWSGI_PROCESSES", "uwsgi_processes", "int", minimum=1, maximum=1024, words=("auto",), per_cpu=2),
+    Setting("UWSGI_THREADS", "uwsgi_threads", "int", minimum=1, maximum=1024),
+    Setting("UWSGI_CHEAPER", "uwsgi_cheaper", "int", minimum=0, below="uwsgi_processes"),
+    Setting("UWSGI_HARAKIRI", "uwsgi_harakiri", "int", minimum=0, maximum=86400),
+    Setting("UWSGI_MAX_REQUESTS", "uwsgi_max_requests", "int", minimum=0, maximum=1000000000),
+    Setting("UWSGI_RELOAD_ON_RSS", "uwsgi_reload_on_rss", "int", minimum=0, maximum=1048576),
+    Setting("UWSGI_INI", "uwsgi_app_ini", "file"),
     Setting("NGINX_MAX_UPLOAD", "nginx_client_max_body_size", "text", pattern="[0-9]+[kKmMgG]?",
-            accepts="a size in bytes with an optional k, m or g suffix, 0 for no limit (e.g. 10m)",
-            meaning="largest request body (`client_max_body_size`); larger gets 413"),
-    Setting("NGINX_UWSGI_READ_TIMEOUT", "nginx_uwsgi_read_timeout", "int", minimum=1, maximum=86400,
-            meaning="seconds nginx waits for the app's answer (`uwsgi_read_timeout`, between two reads); "
-                    "then it answers 504"),
+            accepts="a size in bytes with an optional k, m or g suffix, 0 for no limit (e.g. 10m)"),
+    Setting("NGINX_UWSGI_READ_TIMEOUT", "nginx_uwsgi_read_timeout", "int", minimum=1, maximum=86400),
     Setting("NGINX_UWSGI_MAX_TEMP_FILE_SIZE", "nginx_uwsgi_max_temp_file_size", "text", pattern="[0-9]+[kKmMgG]?",
-            accepts="a size in bytes with an optional k, m or g suffix (e.g. 16m)",
-            meaning="of an answer a client reads slowly, the most nginx keeps in a temporary file under `/run` "
-                    "(`uwsgi_max_temp_file_size`); then the app's worker waits for the client; 0: none"),
-    Setting("NGINX_GZIP", "nginx_gzip", "bool",
-            meaning="compress text answers (gzip) for clients that accept them"),
+            accepts="a size in bytes with an optional k, m or g suffix (e.g. 16m)"),
+    Setting("NGINX_GZIP", "nginx_gzip", "bool"),
     Setting("NGINX_REAL_IP_FROM", "nginx_real_ip_from", "text",
             pattern=r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?(,[0-9A-Fa-f.:]+(/[0-9]{1,3})?)*",
-            accepts="addresses or CIDR blocks, comma-separated (e.g. 10.0.0.0/8,192.168.1.10)", optional=True,
-            meaning="the proxies in front (a load balancer) trusted to give the client's address in "
-                    "`X-Forwarded-For`, for the app, the log and nginx; empty: none"),
+            accepts="addresses or CIDR blocks, comma-separated (e.g. 10.0.0.0/8,192.168.1.10)", optional=True),
     Setting("NGINX_WORKER_PROCESSES", "nginx_worker_processes", "int", minimum=1, maximum=1024, words=("auto",),
-            per_cpu=1, meaning="nginx workers; `auto`: one per CPU, counted as for `UWSGI_PROCESSES`"),
-    Setting("NGINX_WORKER_CONNECTIONS", "nginx_worker_connections", "int", minimum=1, maximum=1048576,
-            meaning="connections per nginx worker (a proxied request holds two)"),
-    Setting("NGINX_WORKER_OPEN_FILES", "nginx_worker_rlimit_nofile", "int", minimum=0, maximum=1048576,
-            meaning="open files per nginx worker (`worker_rlimit_nofile`); 0: nginx's starting limit"),
-    Setting("LISTEN_PORT", "nginx_listen_port", "int", minimum=1, maximum=65535,
-            meaning="the port nginx listens on (publish that one)"),
+            per_cpu=1),
+    Setting("NGINX_WORKER_CONNECTIONS", "nginx_worker_connections", "int", minimum=1, maximum=1048576),
+    Setting("NGINX_WORKER_OPEN_FILES", "nginx_worker_rlimit_nofile", "int", minimum=0, maximum=1048576),
+    Setting("LISTEN_PORT", "nginx_listen_port", "int", minimum=1, maximum=65535),
     Setting("STATIC_URL", "nginx_static_url", "text", pattern=r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?",
-            accepts="a URL path of letters, digits and . _ ~ - other than / (e.g. /static)",
-            meaning="where nginx serves `STATIC_PATH`"),
-    Setting("STATIC_PATH", "nginx_static_path", "directory",
-            meaning="the static files' directory, served by nginx itself"),
-    Setting("STATIC_INDEX", "nginx_static_index", "bool",
-            meaning="`/` serves `STATIC_URL/index.html`"),
-    Setting("STATIC_FOLLOW_SYMLINKS", "nginx_static_follow_symlinks", "bool",
-            meaning="follow symbolic links below `STATIC_PATH`; off, they get 403 (one could lead out of it)"),
-    Setting("STATIC_DOTFILES", "nginx_static_dotfiles", "bool",
-            meaning="serve names starting with a dot (`.env`, `.git/`) below `STATIC_PATH`; off, they get 404"),
-    Setting("UWSGI_SOCKET", "uwsgi_socket", "socket",
-            meaning="where uWSGI takes nginx's requests: a unix socket's path, or `[host]:port` for TCP (`:3031`: "
-                    "every address), for nginx in another container (`run-uwsgi`)"),
+            accepts="a URL path of letters, digits and . _ ~ - other than / (e.g. /static)"),
+    Setting("STATIC_PATH", "nginx_static_path", "directory"),
+    Setting("STATIC_INDEX", "nginx_static_index", "bool"),
+    Setting("STATIC_FOLLOW_SYMLINKS", "nginx_static_follow_symlinks", "bool"),
+    Setting("STATIC_DOTFILES", "nginx_static_dotfiles", "bool"),
+    Setting("UWSGI_SOCKET", "uwsgi_socket", "socket"),
     Setting("UWSGI_WEBSOCKET_SOCKET", "uwsgi_websocket_socket", "socket", optional=True,
-            follows=(("uwsgi_socket", websocket_socket),),
-            meaning="where uWSGI takes WebSocket requests, over HTTP: a path or `[host]:port`; follows "
-                    "`UWSGI_SOCKET` (`websocket.sock` next to a unix socket; none beside a TCP one)"),
-    Setting("NGINX_UWSGI_SOCKET", "nginx_uwsgi_socket", "socket", follows=(("uwsgi_socket", None),),
-            meaning="where nginx passes requests to uWSGI: a path or `host:port` (`uwsgi:3031`, uWSGI in "
-                    "another container); follows `UWSGI_SOCKET`"),
+            follows=(("uwsgi_socket", websocket_socket),)),
+    Setting("NGINX_UWSGI_SOCKET", "nginx_uwsgi_socket", "socket", follows=(("uwsgi_socket", None),)),
     Setting("NGINX_UWSGI_WEBSOCKET_SOCKET", "nginx_uwsgi_websocket_socket", "socket", optional=True,
-            follows=(("uwsgi_websocket_socket", None), ("nginx_uwsgi_socket", websocket_socket)),
-            meaning="where nginx passes WebSocket requests to uWSGI; follows `UWSGI_WEBSOCKET_SOCKET`, else "
-                    "`NGINX_UWSGI_SOCKET` as that one follows `UWSGI_SOCKET`"),
-    Setting("PRE_START_PATH", "entrypoint_prestart_script", "file",
-            meaning="the prestart hook, run before nginx and uWSGI at every start"),
-    Setting("DRAIN_SECONDS", "entrypoint_drain_seconds", "int", minimum=0, maximum=3600,
-            meaning="on SIGTERM (`docker stop`, an orchestrator's), seconds the container goes on serving, its "
-                    "health check saying `stopping`, before nginx and uWSGI stop gracefully; 0: at once. Give "
-                    "the stop this much more time (`docker stop -t`, `stop_grace_period`)"),
+            follows=(("uwsgi_websocket_socket", None), ("nginx_uwsgi_socket", websocket_socket))),
+    Setting("PRE_START_PATH", "entrypoint_prestart_script", "file"),
+    Setting("DRAIN_SECONDS", "entrypoint_drain_seconds", "int", minimum=0, maximum=3600),
 )
 BY_VARIABLE = dict((setting.variable, setting) for setting in SETTINGS)
 
