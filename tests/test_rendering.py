@@ -38,6 +38,7 @@ CASES = {
         "--env", "UWSGI_MAX_REQUESTS=1000", "--env", "UWSGI_RELOAD_ON_RSS=512",
         "--env", "NGINX_UWSGI_MAX_TEMP_FILE_SIZE=0", "--env", "STATIC_FOLLOW_SYMLINKS=1", "--env", "STATIC_DOTFILES=on",
         "--env", "NGINX_GZIP=off", "--env", "NGINX_REAL_IP_FROM=10.0.0.0/8,192.168.1.10",
+        "--env", "NGINX_ACCESS_LOG=json",
     ], {"other.ini": "[uwsgi]\n", "public/index.html": "index"}),
     "auto-counts-two-cpus": (["--cpuset-cpus", "0-1", "--env", "UWSGI_CHEAPER=3"], None),
     "uwsgi-over-tcp": (["--env", "UWSGI_SOCKET=127.0.0.1:3031", "--env", "UWSGI_WEBSOCKET_SOCKET=127.0.0.1:3032"],

@@ -12,13 +12,15 @@ TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 class WebSocket:
-    def __init__(self, port, path, host="127.0.0.1", timeout=10):
-        """Connects and does the opening handshake; self.status and self.headers are the answer's."""
+    def __init__(self, port, path, host="127.0.0.1", timeout=10, headers=()):
+        """Connects and does the opening handshake, with headers ((name, value) pairs) besides its
+        own; self.status and self.headers are the answer's."""
         self.connection = socket.create_connection((host, port), timeout=timeout)
         key = base64.b64encode(os.urandom(16))
         self.connection.sendall(b"\r\n".join([
             b"GET %s HTTP/1.1" % path.encode(), b"Host: %s:%d" % (host.encode(), port), b"Upgrade: websocket",
-            b"Connection: Upgrade", b"Sec-WebSocket-Key: " + key, b"Sec-WebSocket-Version: 13", b"", b""]))
+            b"Connection: Upgrade", b"Sec-WebSocket-Key: " + key, b"Sec-WebSocket-Version: 13"]
+            + [("%s: %s" % header).encode("latin-1") for header in headers] + [b"", b""]))
         self.buffer = b""
         head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
         self.status = int(head[0].split()[1])

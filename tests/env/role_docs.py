@@ -109,9 +109,7 @@ def render(readme_text, table, start_marker=START, end_marker=END):
 
 def image_defaults():
     """The role variables an image is built with: the roles' defaults, docker/image-vars.yml's over them."""
-    values = {}
-    for role_dir in roles():
-        values.update(yaml.safe_load((role_dir / "defaults" / "main.yml").read_text()) or {})
+    values = dict((name, option["default"]) for name, option in role_options().items())
     values.update(yaml.safe_load((REPO / "docker" / "image-vars.yml").read_text()))
     return values
 

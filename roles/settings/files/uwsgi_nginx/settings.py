@@ -95,6 +95,8 @@ SETTINGS = (
     Setting("NGINX_REAL_IP_FROM", "nginx_real_ip_from", "text",
             pattern=r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?(,[0-9A-Fa-f.:]+(/[0-9]{1,3})?)*",
             accepts="addresses or CIDR blocks, comma-separated (e.g. 10.0.0.0/8,192.168.1.10)", optional=True),
+    Setting("NGINX_ACCESS_LOG", "nginx_access_log_format", "text", pattern="main|json|off",
+            accepts="main, json or off"),
     Setting("NGINX_WORKER_PROCESSES", "nginx_worker_processes", "int", minimum=1, maximum=1024, words=("auto",),
             per_cpu=1),
     Setting("NGINX_WORKER_CONNECTIONS", "nginx_worker_connections", "int", minimum=1, maximum=1048576),

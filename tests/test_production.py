@@ -1,0 +1,204 @@
+"""What production needs (issue 29), through real requests, in one container and split (run-nginx
+in front of run-uwsgi), on the default Python and 3.14:
+- the access log (NGINX_ACCESS_LOG): nginx's combined format, one JSON object a line, or none,
+  errors still logged;
+- the scheme the app sees: X-Forwarded-Proto taken from the proxies NGINX_REAL_IP_FROM trusts,
+  and only from them; X-Forwarded-Ssl (which uWSGI also takes as the scheme) from no one; the
+  same through the WebSocket proxy."""
+import json
+import uuid
+
+import pytest
+
+from harness.config import PYTHON27_STAGE, PYTHON_IMAGE
+from harness.containers import Container
+from harness.docker_client import docker
+from harness.images import python_image_build
+from test_requests import request
+from test_runtime import FAST_HEALTH, app_dir, env, mount
+from websocket_client import TEXT, WebSocket
+
+PYTHON_314 = "python:3.14-slim"
+PYTHONS = [PYTHON_IMAGE] + ([PYTHON_314] if PYTHON_IMAGE == PYTHON27_STAGE else [])
+UWSGI_PORT, WEBSOCKET_PORT = 3031, 3032
+# What a client may send to pass for HTTPS: uWSGI takes either as the request's scheme.
+SPOOFED_SCHEME = [("X-Forwarded-Proto", "https"), ("X-Forwarded-Ssl", "on")]
+# A user agent and a referer that a log line must escape.
+AWKWARD = 'probe "quoted" \\ back\tslash'
+
+
+@pytest.fixture(params=PYTHONS)
+def production_image(request, run, build_ca, nginx_repo):
+    return python_image_build(run, build_ca, nginx_repo, request.param)[0]
+
+
+@pytest.fixture
+def app(tmp_path):
+    return app_dir(tmp_path)
+
+
+@pytest.fixture
+def nginx_in_front(run, production_image, app):
+    """start(*nginx docker run args) -> (nginx, uwsgi): run-nginx published on 127.0.0.1, in
+    front of run-uwsgi serving the probe app, on a network of their own."""
+    network = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
+    docker("network", "create", "--label", run.label, network)
+    started = []
+
+    def start(*nginx_args):
+        uwsgi = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
+        docker("run", "--detach", "--name", uwsgi.name, "--label", run.label, "--network", network,
+               "--network-alias", "uwsgi", *mount(app), *FAST_HEALTH,
+               *env(UWSGI_SOCKET=":%d" % UWSGI_PORT, UWSGI_WEBSOCKET_SOCKET=":%d" % WEBSOCKET_PORT),
+               production_image, "run-uwsgi")
+        started.append(uwsgi.name)
+        nginx = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
+        docker("run", "--detach", "--name", nginx.name, "--label", run.label, "--network", network,
+               "--publish", "127.0.0.1::80", *FAST_HEALTH,
+               *env(NGINX_UWSGI_SOCKET="uwsgi:%d" % UWSGI_PORT,
+                    NGINX_UWSGI_WEBSOCKET_SOCKET="uwsgi:%d" % WEBSOCKET_PORT),
+               *nginx_args, production_image, "run-nginx")
+        started.append(nginx.name)
+        return nginx, uwsgi
+
+    yield start
+    for name in started:
+        docker("rm", "--force", name, check=False)
+    docker("network", "rm", network, check=False)
+
+
+def all_in_one(start_container, production_image, app):
+    def start(*args):
+        container = start_container(production_image, *mount(app), *args)
+        return container, container
+    return start
+
+
+@pytest.fixture(params=["all-in-one", "split"])
+def serving(request, start_container, production_image, app):
+    """start(*args) -> (the container nginx runs in, the one uWSGI runs in), serving."""
+    if request.param == "all-in-one":
+        start = all_in_one(start_container, production_image, app)
+    else:
+        start = request.getfixturevalue("nginx_in_front")
+
+    def serving_start(*args):
+        nginx, uwsgi = start(*args)
+        nginx.wait_until_serving()
+        return nginx, uwsgi
+    return serving_start
+
+
+def logged_after_stop(container):
+    """The container's log once it has stopped gracefully: nginx writes its buffered access log
+    lines as it exits."""
+    docker("stop", container.name)
+    assert container.inspect()["State"]["ExitCode"] == 0, container.logs()
+    return container.logs().splitlines()
+
+
+# --- the access log -----------------------------------------------------------------------
+
+def refused_as_too_large(port):
+    """A request nginx refuses (413) and logs as an error: a body above NGINX_MAX_UPLOAD."""
+    status = request(port, "/", headers=[("Content-Length", "2000000")])[0]
+    assert status == 413
+
+
+def test_the_access_log_as_one_json_object_a_line(serving):
+    nginx, _ = serving(*env(NGINX_ACCESS_LOG="json"))
+    request_id = uuid.uuid4().hex
+    status, environ, _ = request(nginx.port, "/wsgi?q=1&r=%22", headers=[
+        ("X-Request-ID", request_id), ("User-Agent", AWKWARD), ("Referer", 'http://example.test/"x"')])
+    assert status == 200, environ
+    lines = logged_after_stop(nginx)
+    [line] = [line for line in lines if request_id in line]
+    entry = json.loads(line)
+    assert entry["request_id"] == request_id
+    assert entry["method"] == "GET" and entry["uri"] == "/wsgi?q=1&r=%22" and entry["status"] == 200
+    assert entry["client"] == environ["REMOTE_ADDR"]
+    assert entry["user_agent"] == AWKWARD and entry["referer"] == 'http://example.test/"x"'
+    assert entry["bytes_sent"] > 0 and entry["request_time"] >= 0 and float(entry["upstream_time"]) >= 0
+    assert entry["time"][:4].isdigit() and "T" in entry["time"]
+
+
+@pytest.mark.parametrize("format, logged", [("main", 1), ("off", 0)])
+def test_the_access_log_in_nginx_s_format_or_off_errors_logged_either_way(serving, format, logged):
+    nginx, _ = serving(*env(NGINX_ACCESS_LOG=format))
+    request_id = uuid.uuid4().hex
+    assert request(nginx.port, "/", headers=[("X-Request-ID", request_id)])[0] == 200
+    refused_as_too_large(nginx.port)
+    lines = logged_after_stop(nginx)
+    assert len([line for line in lines if request_id in line and '"GET / HTTP/1.1" 200' in line]) == logged, lines
+    assert [line for line in lines if "[error]" in line and "client intended to send too large body" in line], lines
+
+
+def test_a_bad_access_log_format_stops_the_start_naming_the_variable(start_container, production_image):
+    container = start_container(production_image, *env(NGINX_ACCESS_LOG="yaml"))
+    assert container.wait_exit(timeout=20) != 0
+    assert 'NGINX_ACCESS_LOG="yaml": expected main, json or off' in container.logs()
+
+
+# --- the scheme ---------------------------------------------------------------------------
+
+# The same request from inside nginx's container (over loopback: never a trusted proxy), with
+# the image's own Python, 2.7 or 3.
+REQUEST_FROM_INSIDE = """
+import sys
+try:
+    from urllib.request import Request, urlopen
+except ImportError:
+    from urllib2 import Request, urlopen
+request = Request("http://127.0.0.1/wsgi", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on"})
+sys.stdout.write(urlopen(request, timeout=10).read().decode("utf-8"))
+"""
+
+
+def scheme_seen(environ):
+    """What the app was told of the request's scheme: wsgi.url_scheme, HTTPS, the two headers."""
+    return tuple(environ.get(name) for name in (
+        "wsgi.url_scheme", "HTTPS", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_SSL"))
+
+
+def seen_over_http(port, headers):
+    status, environ, response = request(port, "/wsgi", headers=headers)
+    assert status == 200, response
+    return scheme_seen(environ)
+
+
+def seen_over_a_websocket(port, headers):
+    socket = WebSocket(port, "/websocket", headers=headers)
+    assert socket.status == 101
+    socket.send("wsgi")
+    kind, message = socket.receive()
+    assert kind == TEXT and socket.close()
+    environ = json.loads(message.decode("utf-8"))
+    return environ["wsgi.url_scheme"], environ.get("HTTP_X_FORWARDED_PROTO"), environ.get("HTTP_X_FORWARDED_SSL")
+
+
+def seen_from_inside(container):
+    return scheme_seen(json.loads(container.exec("python", "-c", REQUEST_FROM_INSIDE).stdout))
+
+
+def test_no_client_sets_the_scheme_when_no_proxy_is_trusted(serving):
+    nginx, _ = serving()
+    assert seen_over_http(nginx.port, SPOOFED_SCHEME) == ("http", None, "http", None)
+    assert seen_over_a_websocket(nginx.port, SPOOFED_SCHEME) == ("http", "http", None)
+
+
+def test_a_trusted_proxy_sets_the_scheme_and_no_one_else_does(serving):
+    untrusting, _ = serving()
+    # How the tests' connections arrive (Docker's proxy or gateway): the proxy to trust.
+    proxy = request(untrusting.port)[1]["REMOTE_ADDR"]
+    nginx, _ = serving(*env(NGINX_REAL_IP_FROM="%s/32,10.0.0.0/8" % proxy))
+
+    assert seen_over_http(nginx.port, [("X-Forwarded-Proto", "https")]) == ("https", "on", "https", None)
+    assert seen_over_http(nginx.port, [("X-Forwarded-Proto", "HTTPS")]) == ("https", "on", "https", None)
+    assert seen_over_http(nginx.port, [("X-Forwarded-Proto", "http"), ("X-Forwarded-Ssl", "on")]) == (
+        "http", None, "http", None)
+    # Nothing said, or nonsense: the connection's.
+    assert seen_over_http(nginx.port, []) == ("http", None, "http", None)
+    assert seen_over_http(nginx.port, [("X-Forwarded-Proto", "gopher")]) == ("http", None, "http", None)
+    assert seen_over_a_websocket(nginx.port, SPOOFED_SCHEME) == ("https", "https", None)
+    # The same headers from an address not trusted: ignored.
+    assert seen_from_inside(nginx) == ("http", None, "http", None)
