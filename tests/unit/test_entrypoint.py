@@ -42,6 +42,7 @@ class Configured(unittest.TestCase):
                            "validate": ["true", "%s"]}],
             "healthcheck_url": "http://127.0.0.1:{nginx_listen_port}/health",
             "nginx_alive_url": "http://127.0.0.1:{nginx_listen_port}/alive",
+            "nginx_status_url": "http://127.0.0.1:{nginx_listen_port}/status",
             "variables": {"uwsgi_processes": "auto", "nginx_listen_port": 80, "uwsgi_socket": "/run/uwsgi/uwsgi.sock",
                           "nginx_static_path": self.path("app/static"),
                           "entrypoint_prestart_script": self.path("app/prestart.sh")},
@@ -63,7 +64,7 @@ class Configured(unittest.TestCase):
 
 class StartTest(Configured):
     def start(self, environ=None, cpus=2, user_id=0):
-        return entrypoint.start(self.config, environ or {}, cpus, user_id)
+        return entrypoint.start(self.config, environ or {}, cpus, user_id)[0]
 
     def test_renders_with_the_contracts_count_and_the_facts(self):
         self.start(cpus=3)
@@ -91,6 +92,25 @@ class StartTest(Configured):
         self.assertFalse(os.path.exists(self.path("state/nginx-alive-url")))
         entrypoint.start(self.config, {"UWSGI_SOCKET": ":3031"}, 1, 0, "uwsgi")
         self.assertEqual(self.read("state/healthcheck-url"), "uwsgi://127.0.0.1:3031/health\n")
+
+    def test_metrics_read_the_programs_of_this_container_and_never_share_their_port(self):
+        self.config["variables"].update(uwsgi_user="app", uwsgi_stats_socket="/run/uwsgi/stats.sock",
+                                        entrypoint_metrics_port=0)
+        self.assertEqual(entrypoint.start(self.config, {}, 1, 0)[1], None)
+        self.assertEqual(entrypoint.start(self.config, {"METRICS_PORT": "9117"}, 1, 0)[1], {
+            "port": 9117, "nginx": "http://127.0.0.1:80/status", "uwsgi": "/run/uwsgi/stats.sock", "user": "app"})
+        self.assertEqual(entrypoint.start(self.config, {"METRICS_PORT": "9117"}, 1, 1000, "nginx")[1], {
+            "port": 9117, "nginx": "http://127.0.0.1:80/status", "uwsgi": None, "user": None})
+        self.assertEqual(entrypoint.start(self.config, {"METRICS_PORT": "9117"}, 1, 0, "uwsgi")[1]["nginx"], None)
+        for environ, program, taken in [({"METRICS_PORT": "80"}, None, "LISTEN_PORT"),
+                                        ({"METRICS_PORT": "3031", "UWSGI_SOCKET": ":3031"}, "uwsgi", "UWSGI_SOCKET")]:
+            with self.assertRaises(entrypoint.Stop) as raised:
+                entrypoint.start(self.config, environ, 1, 0, program)
+            self.assertEqual(str(raised.exception), "uwsgi-nginx-entrypoint: METRICS_PORT=%s: expected a port other "
+                             "than %s's: the metrics are never served on another program's port"
+                             % (environ["METRICS_PORT"], taken))
+        # 80 is nginx's, which a uWSGI container does not run.
+        self.assertEqual(entrypoint.start(self.config, {"METRICS_PORT": "80"}, 1, 0, "uwsgi")[1]["port"], 80)
 
     def test_a_bad_setting_stops_before_anything_is_written(self):
         with self.assertRaises(entrypoint.Stop) as raised:

@@ -24,7 +24,10 @@ given, with nothing checked or written.
 The build describes all of it in one JSON file (the entrypoint role writes it): command,
 programs ([{name, command, stopsignal, stopwaitsecs}]), state_dir, template_dir, tmpfiles_dir,
 templates ([{role, template, dest, validate}]), replacements ({dest: file that replaces it when
-it exists}), healthcheck_url, nginx_alive_url and variables.
+it exists}), healthcheck_url, nginx_alive_url, nginx_status_url and variables.
+
+With METRICS_PORT set, the command does not replace the entrypoint: the entrypoint binds that
+port and runs the command with the metrics exporter beside it (companion.py, metrics.py).
 Python 2.7 and 3."""
 from __future__ import print_function
 
@@ -41,13 +44,15 @@ try:
 except ImportError:  # Python 2
     from urlparse import urlsplit
 
-from uwsgi_nginx import app, drain, healthcheck, settings, system
+from uwsgi_nginx import app, companion, drain, healthcheck, metrics, settings, system
 
 NAME = "uwsgi-nginx-entrypoint"
 # This role: its settings (PRE_START_PATH, DRAIN_SECONDS) are every command's.
 ROLE = "entrypoint"
 MANAGED = "Written by %s at container start; edits are lost at the next start" % NAME
 PRESTART = "entrypoint_prestart_script"
+METRICS_PORT = "entrypoint_metrics_port"
+METRICS_COMMAND = "uwsgi-nginx-metrics"
 # Shells whose scripts are sourced as hooks, and what a shell sets for itself.
 SHELLS = ("sh", "bash", "dash")
 SHELL_VARIABLES = ("PWD", "OLDPWD", "SHLVL", "_")
@@ -240,9 +245,35 @@ def health_urls(config, program, variables):
     return {"app": "uwsgi://%s%s" % (address, urlsplit(app_url).path)}
 
 
+def ports_in_use(variables, program):
+    """{port: the setting that takes it} of the programs this container runs."""
+    taken = {}
+    if program in (None, "nginx"):
+        taken[variables["nginx_listen_port"]] = "nginx_listen_port"
+    if program in (None, "uwsgi"):
+        for name in ("uwsgi_socket", "uwsgi_websocket_socket"):
+            socket = variables.get(name)
+            if socket and not settings.is_unix_socket(socket):
+                taken[int(socket.rsplit(":", 1)[1])] = name
+    return taken
+
+
+def metrics_sources(config, program, variables, user_id):
+    """What the metrics exporter reads (metrics.py): nginx's status page and uWSGI's stats
+    server, those of the programs this container runs; the user it runs as."""
+    port = variables[METRICS_PORT]
+    taken = ports_in_use(variables, program).get(port)
+    if taken:
+        raise stop("%s=%d: expected a port other than %s's: the metrics are never served on another "
+                   "program's port" % (settings.BY_VARIABLE[METRICS_PORT].env, port, settings.BY_VARIABLE[taken].env))
+    return {"nginx": config["nginx_status_url"].format(**variables) if program in (None, "nginx") else None,
+            "uwsgi": (variables.get("uwsgi_stats_socket") or None) if program in (None, "uwsgi") else None,
+            "user": variables.get("uwsgi_user") if user_id == 0 else None}
+
+
 def start(config, environ, cpus, user_id, program=None):
     """The start sequence, for every program or one alone; returns the environment the command
-    runs with."""
+    runs with and what the metrics exporter reads (None: no metrics)."""
     templates = [template for template in config["templates"] if program in (None, template["role"])]
     variables = dict(config["variables"])
     try:
@@ -273,13 +304,28 @@ def start(config, environ, cpus, user_id, program=None):
         validate(config, templates, render(config, templates, variables))
         for check, url in health_urls(config, program, variables).items():
             system.write(os.path.join(config["state_dir"], healthcheck.URL_FILES[check]), url + "\n")
+        sources = metrics_sources(config, program, variables, user_id) if variables.get(METRICS_PORT) else None
     except system.NotPrepared as error:
         raise stop(str(error))
     kept, injected = program_environment(environ, variables)
     if injected:
         print("%s: not passed to uWSGI, which would take them for options: %s (a Kubernetes Service or "
               "Docker link named uwsgi sets them)" % (NAME, ", ".join(injected)), file=sys.stderr)
-    return kept
+    return kept, sources and dict(sources, port=variables[METRICS_PORT])
+
+
+def run_with_metrics(argv, environ, state_dir, sources):
+    """The command, the metrics exporter beside it on the port, which is bound here: a port
+    that cannot be had stops the start."""
+    try:
+        listener = metrics.listening_socket(sources["port"])
+    except (OSError, IOError) as error:
+        print("%s: %s=%d: cannot listen there: %s" % (
+            NAME, settings.BY_VARIABLE[METRICS_PORT].env, sources["port"], error.strerror or error), file=sys.stderr)
+        return 1
+    system.write(os.path.join(state_dir, metrics.SOURCES_FILE), json.dumps(dict(sources, family=listener.family)))
+    exporter_environ = dict(environ, **{metrics.FD_VARIABLE: str(listener.fileno())})
+    return companion.run(argv, environ, [METRICS_COMMAND], listener.fileno(), exporter_environ)
 
 
 def main(argv, config_path):
@@ -293,14 +339,17 @@ def main(argv, config_path):
     programs = dict(("run-" + program["name"], program["name"]) for program in config["programs"])
     programs[config["command"]] = None
     command = os.path.basename(argv[0])
+    sources = None
     if command in programs:
         try:
-            environ = start(config, environ, system.available_cpus(), os.geteuid(), programs[command])
+            environ, sources = start(config, environ, system.available_cpus(), os.geteuid(), programs[command])
         except Stop as reason:
             print(str(reason), file=sys.stderr)
             return reason.code
     sys.stdout.flush()
     sys.stderr.flush()
+    if sources:
+        return run_with_metrics(argv, environ, config["state_dir"], sources)
     try:
         os.execvpe(argv[0], argv, environ)
     except OSError as error:

@@ -116,6 +116,7 @@ SETTINGS = (
             follows=(("uwsgi_websocket_socket", None), ("nginx_uwsgi_socket", websocket_socket))),
     Setting("PRE_START_PATH", "entrypoint_prestart_script", "file"),
     Setting("DRAIN_SECONDS", "entrypoint_drain_seconds", "int", minimum=0, maximum=3600),
+    Setting("METRICS_PORT", "entrypoint_metrics_port", "int", minimum=0, maximum=65535),
 )
 BY_VARIABLE = dict((setting.variable, setting) for setting in SETTINGS)
 
