@@ -207,7 +207,8 @@ RUN --mount=type=bind,from=ansible,source=/opt/ansible,target=/mnt/ansible \
     nginx -v; uwsgi --version; supervisord --version
 
 WORKDIR /app
-EXPOSE 80
+# 443: nginx's TLS port, when NGINX_TLS_CERTIFICATE and its key are given.
+EXPOSE 80 443
 STOPSIGNAL SIGTERM
 # Every start: settings from the environment checked, /app/prestart.sh run, configuration
 # rendered and checked; then supervisord (see roles/entrypoint/README.md).

@@ -7,7 +7,8 @@ Before the default command (run-supervisord), at every start:
      boot on a host (/run may be a new tmpfs);
   3. runs the app's prestart hook, if there is one: a shell script sourced, so that what it
      exports reaches the programs, any other with its own interpreter; then gives what it made
-     in the app's data directory (the tmpfiles.d Z lines) to the app's user;
+     in the app's data directory (the tmpfiles.d Z lines) to the app's user, and checks the
+     files the settings name (which the hook may have made): nginx's TLS pair by tls.py;
   4. renders the roles' templates with the variables this image was built with, overridden by
      those settings, and the facts the templates read, which Ansible gathers on a host: the
      CPUs the container may use (processor_vcpus), the user it runs as (effective_user_id:
@@ -44,7 +45,7 @@ try:
 except ImportError:  # Python 2
     from urlparse import urlsplit
 
-from uwsgi_nginx import app, companion, drain, healthcheck, metrics, settings, system
+from uwsgi_nginx import app, companion, drain, healthcheck, metrics, settings, system, tls
 
 NAME = "uwsgi-nginx-entrypoint"
 # This role: its settings (PRE_START_PATH, DRAIN_SECONDS) are every command's.
@@ -250,6 +251,8 @@ def ports_in_use(variables, program):
     taken = {}
     if program in (None, "nginx"):
         taken[variables["nginx_listen_port"]] = "nginx_listen_port"
+        if variables.get("nginx_tls_certificate"):
+            taken[variables["nginx_tls_port"]] = "nginx_tls_port"
     if program in (None, "uwsgi"):
         for name in ("uwsgi_socket", "uwsgi_websocket_socket"):
             socket = variables.get(name)
@@ -299,6 +302,10 @@ def start(config, environ, cpus, user_id, program=None):
             print("%s: %s" % (NAME, failure), file=sys.stderr)
         # After the hook, which may have made them.
         check_paths(variables, given, [s.variable for s in settings.SETTINGS if s.variable in variables])
+        if program in (None, "nginx"):
+            bad_tls = tls.problems(variables, lambda variable: settings.BY_VARIABLE[variable].env)
+            if bad_tls:
+                raise stop(*bad_tls)
         if program in (None, "uwsgi"):
             fit_the_app(variables)
         validate(config, templates, render(config, templates, variables))
