@@ -24,6 +24,7 @@ from harness.config import REPO
 from harness.containers import Container
 from harness.docker_client import docker, DOCKER
 from harness.waits import http_get, wait_for
+from test_production import scrape
 from test_security import NON_ROOT_UID, PRIVILEGED_PORTS, READ_ONLY, image_processes, problems_in_logs
 
 KUSTOMIZE = REPO / "deploy" / "kubernetes"
@@ -200,11 +201,23 @@ def test_replicas_port_and_selectors_agree(overlay):
     for selector in (deployment["spec"]["selector"]["matchLabels"], service["spec"]["selector"],
                      rendered["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]):
         assert selector and selector.items() <= labels.items(), (selector, labels)
-    # The port: named once, nginx listening on it (LISTEN_PORT), the Service sending to it.
+    # The port: named once, nginx listening on it (LISTEN_PORT), the Service sending to it; the
+    # metrics' likewise (METRICS_PORT), which the annotation Prometheus reads names.
     container = web_container(rendered)
-    [port] = container["ports"]
-    assert port["name"] == "http" and env_of(container)["LISTEN_PORT"] == str(port["containerPort"]), container
+    ports = dict((port["name"], port["containerPort"]) for port in container["ports"])
+    assert sorted(ports) == ["http", "metrics"], container
+    assert env_of(container)["LISTEN_PORT"] == str(ports["http"]), container
+    assert env_of(container)["METRICS_PORT"] == str(ports["metrics"]), container
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(ports["metrics"]),
+                           "prometheus.io/path": "/metrics"}
     assert [service_port["targetPort"] for service_port in service["spec"]["ports"]] == ["http"]
+    # Each container's metrics on a port of its own: the pod's containers share its ports.
+    metrics_ports = [(env_of(each).get("METRICS_PORT"), [port["containerPort"] for port in each.get("ports", [])
+                                                         if port["name"].startswith("metrics")])
+                     for each in pod_spec(rendered)["containers"]]
+    assert all(port is not None and [int(port)] == named for port, named in metrics_ports), metrics_ports
+    assert len(set(port for port, _ in metrics_ports)) == len(metrics_ports), metrics_ports
     # No Service's variables in the environment: one named uwsgi-... would stop uWSGI.
     assert pod_spec(rendered)["enableServiceLinks"] is False
 
@@ -304,8 +317,9 @@ def pod_run_args(rendered, container=None, volumes_in_docker=None):
     # The limits: the image counts its workers from the CPU limit.
     limits = container["resources"]["limits"]
     args += ["--cpus", str(quantity_cpus(limits["cpu"])), "--memory", str(quantity_bytes(limits["memory"]))]
-    ports = [port["containerPort"] for port in container.get("ports", [])]
-    assert len(ports) <= 1, ports
+    # The port the Service sends to is published; the others (metrics) are reached at the
+    # container's address, as Prometheus reaches a pod's.
+    ports = [port["containerPort"] for port in container.get("ports", []) if port["name"] == "http"]
     return args, command, ports[0] if ports else None
 
 
@@ -386,6 +400,10 @@ def test_the_pod_runs_under_docker_as_rendered(overlay, image, start_container):
     if user != "0":
         assert {uid for _, _, uid, _ in image_processes(container)} == {user}
     assert uwsgi_workers(container) == 2 * math.ceil(quantity_cpus(spec["resources"]["limits"]["cpu"]))
+    # The metrics, on the port named metrics, as a Prometheus in the cluster scrapes them.
+    [metrics_port] = [port["containerPort"] for port in spec["ports"] if port["name"] == "metrics"]
+    samples = scrape(container, metrics_port)
+    assert samples["nginx_up"] == 1 and samples["uwsgi_up"] == 1, samples
 
     # Stopped as Kubernetes stops it: the preStop command, serving all along, then SIGTERM with
     # what is left of the grace period.
@@ -464,9 +482,16 @@ def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container
             assert run_probe(container, specs[name]["livenessProbe"]), name
         status, _, body = holder.wait_until_serving()
         assert status == 200 and body.startswith(HELLO), body
-        # Each program alone in its container, uWSGI with two workers per CPU of its limit.
-        assert [cmd.split(" ")[0] for _, ppid, _, cmd in image_processes(nginx) if ppid == 1] == ["nginx:"]
+        # Each program alone in its container (beside the image's Python: the entrypoint, run-nginx,
+        # the metrics exporter), uWSGI with two workers per CPU of its limit.
+        assert {cmd.split(" ")[0] for _, _, _, cmd in image_processes(nginx)
+                if "python" not in cmd.split(" ")[0]} == {"nginx:"}
         assert uwsgi_workers(uwsgi) == 2 * math.ceil(quantity_cpus(specs["uwsgi"]["resources"]["limits"]["cpu"]))
+        # Each container's metrics, on its own port of the pod's address.
+        for name in ("nginx", "uwsgi"):
+            [port] = [port["containerPort"] for port in specs[name]["ports"] if port["name"].startswith("metrics")]
+            samples = scrape(holder, port)
+            assert samples[name + "_up"] == 1 and {key.split("_")[0] for key in samples} == {name}, samples
 
         # uWSGI killed: nginx's readiness fails (the pod leaves the Service), its liveness does
         # not (nginx is not restarted); uWSGI's container restarted, the pod serves again.

@@ -4,8 +4,15 @@ in front of run-uwsgi), on the default Python and 3.14:
   errors still logged;
 - the scheme the app sees: X-Forwarded-Proto taken from the proxies NGINX_REAL_IP_FROM trusts,
   and only from them; X-Forwarded-Ssl (which uWSGI also takes as the scheme) from no one; the
-  same through the WebSocket proxy."""
+  same through the WebSocket proxy;
+- the metrics (METRICS_PORT): Prometheus's text on that port only, each container its own
+  programs', counters that grow with the requests, workers busy while a request runs,
+  exceptions and respawns counted; none by default.
+(TLS: tests/test_tls.py.)"""
 import json
+import threading
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -14,6 +21,7 @@ from harness.config import PYTHON27_STAGE, PYTHON_IMAGE
 from harness.containers import Container
 from harness.docker_client import docker
 from harness.images import python_image_build
+from harness.waits import wait_for
 from test_requests import request
 from test_runtime import FAST_HEALTH, app_dir, env, mount
 from websocket_client import TEXT, WebSocket
@@ -39,18 +47,18 @@ def app(tmp_path):
 
 @pytest.fixture
 def nginx_in_front(run, production_image, app):
-    """start(*nginx docker run args) -> (nginx, uwsgi): run-nginx published on 127.0.0.1, in
-    front of run-uwsgi serving the probe app, on a network of their own."""
+    """start(*nginx docker run args, uwsgi_args=()) -> (nginx, uwsgi): run-nginx published on
+    127.0.0.1, in front of run-uwsgi serving the probe app, on a network of their own."""
     network = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
     docker("network", "create", "--label", run.label, network)
     started = []
 
-    def start(*nginx_args):
+    def start(*nginx_args, uwsgi_args=()):
         uwsgi = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
         docker("run", "--detach", "--name", uwsgi.name, "--label", run.label, "--network", network,
                "--network-alias", "uwsgi", *mount(app), *FAST_HEALTH,
                *env(UWSGI_SOCKET=":%d" % UWSGI_PORT, UWSGI_WEBSOCKET_SOCKET=":%d" % WEBSOCKET_PORT),
-               production_image, "run-uwsgi")
+               *uwsgi_args, production_image, "run-uwsgi")
         started.append(uwsgi.name)
         nginx = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
         docker("run", "--detach", "--name", nginx.name, "--label", run.label, "--network", network,
@@ -202,3 +210,112 @@ def test_a_trusted_proxy_sets_the_scheme_and_no_one_else_does(serving):
     assert seen_over_a_websocket(nginx.port, SPOOFED_SCHEME) == ("https", "https", None)
     # The same headers from an address not trusted: ignored.
     assert seen_from_inside(nginx) == ("http", None, "http", None)
+
+
+# --- the metrics --------------------------------------------------------------------------
+
+METRICS_PORT = 9117
+METRICS = env(METRICS_PORT=str(METRICS_PORT))
+
+
+def address_of(container):
+    """The container's address on its (first) network: the tests reach it there directly."""
+    return list(container.inspect()["NetworkSettings"]["Networks"].values())[0]["IPAddress"]
+
+
+def scrape(container, port=METRICS_PORT):
+    """{sample: value} of the container's metrics ('name' or 'name{labels}')."""
+    url = "http://%s:%d/metrics" % (address_of(container), port)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        text = response.read().decode("utf-8")
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def total(samples, prefix):
+    return sum(value for name, value in samples.items() if name.startswith(prefix))
+
+
+def grew(container, before, prefix, by):
+    """Waits until the sum of prefix's samples is at least by above before's; returns the scrape."""
+    return wait_for(lambda: (lambda now: now if total(now, prefix) >= total(before, prefix) + by else None)(
+        scrape(container)), 15, message="%s up by %d" % (prefix, by))
+
+
+def test_no_metrics_and_no_exporter_by_default(start_container, production_image, app):
+    container = start_container(production_image, *mount(app))
+    container.wait_until_serving()
+    assert [command for _, _, _, command in container.processes() if "uwsgi-nginx-metrics" in command] == []
+    listening = container.exec("sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null").stdout
+    assert ":%04X " % METRICS_PORT not in listening
+
+
+def test_the_metrics_of_nginx_and_uwsgi_grow_with_the_requests(start_container, production_image, app):
+    container = start_container(production_image, *mount(app), *METRICS, *env(UWSGI_PROCESSES="2"))
+    container.wait_until_serving()
+    before = scrape(container)
+    assert before["nginx_up"] == 1 and before["uwsgi_up"] == 1
+    assert total(before, "uwsgi_workers{") == 2
+    for _ in range(100):
+        assert request(container.port, "/")[0] == 200
+    after = grew(container, before, "nginx_http_requests_total", 100)
+    assert total(after, "uwsgi_worker_requests_total") >= total(before, "uwsgi_worker_requests_total") + 100
+    assert after["nginx_connections_accepted_total"] >= before["nginx_connections_accepted_total"] + 100
+
+    # A request that runs: a busy worker; one that raises: an exception; one that kills its
+    # worker: a respawn.
+    slow = threading.Thread(target=request, args=(container.port, "/slow?seconds=4"))
+    slow.start()
+    wait_for(lambda: scrape(container).get('uwsgi_workers{status="busy"}', 0) >= 1, 10, message="a busy worker")
+    slow.join()
+    assert request(container.port, "/raise")[0] == 500
+    grew(container, after, "uwsgi_worker_exceptions_total", 1)
+    assert request(container.port, "/die")[0] in (500, 502)
+    grew(container, after, "uwsgi_worker_respawns_total", 1)
+
+    # The app's port serves the app's /metrics; the metrics port serves nothing else.
+    status, _, response = request(container.port, "/metrics")
+    assert status == 200 and b"X-Probe-Path: /metrics" in response
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen("http://%s:%d/" % (address_of(container), METRICS_PORT), timeout=10)
+    assert refused.value.code == 404
+
+    # The exporter runs as the workers' user, and stops with the container, which stops as before.
+    [user] = [uid for _, _, uid, command in container.processes() if "uwsgi-nginx-metrics" in command]
+    assert user == container.exec("id", "-u", "uwsgi").stdout.strip()
+    assert logged_after_stop(container)
+
+
+def test_each_split_container_exports_its_own_program_s_metrics(nginx_in_front):
+    nginx, uwsgi = nginx_in_front(*METRICS, uwsgi_args=METRICS)
+    nginx.wait_until_serving()
+    nginx_before, uwsgi_before = scrape(nginx), scrape(uwsgi)
+    assert nginx_before["nginx_up"] == 1 and "uwsgi_up" not in nginx_before
+    assert uwsgi_before["uwsgi_up"] == 1 and "nginx_up" not in uwsgi_before
+    for _ in range(50):
+        assert request(nginx.port, "/")[0] == 200
+    grew(nginx, nginx_before, "nginx_http_requests_total", 50)
+    grew(uwsgi, uwsgi_before, "uwsgi_worker_requests_total", 50)
+
+
+def test_the_metrics_as_a_user_other_than_root(start_container, production_image, app):
+    container = start_container(production_image, "--user", "10001", *mount(app), *METRICS,
+                                *env(LISTEN_PORT="8080"), port=8080)
+    container.wait_until_serving()
+    samples = scrape(container)
+    assert samples["nginx_up"] == 1 and samples["uwsgi_up"] == 1
+
+
+@pytest.mark.parametrize("value, message", [
+    ("80", "METRICS_PORT=80: expected a port other than LISTEN_PORT's"),
+    ("http", 'METRICS_PORT="http": expected a whole number from 0 to 65535'),
+])
+def test_a_bad_metrics_port_stops_the_start_naming_the_variable(start_container, production_image, value, message):
+    container = start_container(production_image, *env(METRICS_PORT=value))
+    assert container.wait_exit(timeout=20) != 0
+    assert message in container.logs()

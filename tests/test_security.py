@@ -124,6 +124,18 @@ def test_nginx_tells_no_version(image, start_container):
     assert "<center>nginx</center>" in body and not re.search(r"nginx/[0-9]", body), body
 
 
+STATUS_PATH = "/_uwsgi-nginx/status"
+# A GET from inside the container, with its own Python (2.7 or 3): the body on stdout.
+FETCH_FROM_INSIDE = """
+import sys
+try:
+    from urllib.request import urlopen
+except ImportError:
+    from urllib2 import urlopen
+sys.stdout.write(urlopen(sys.argv[1], timeout=10).read().decode("utf-8"))
+"""
+
+
 def test_no_welcome_or_status_page(image, start_container, tmp_path):
     container = start_container(image, *probe_app(tmp_path))
     container.wait_until_serving()
@@ -133,7 +145,12 @@ def test_no_welcome_or_status_page(image, start_container, tmp_path):
     assert container.exec("ls", "-A", "/etc/nginx/conf.d").stdout == ""
     assert container.exec("test", "-e", "/etc/nginx/sites-enabled/default", check=False).returncode != 0
     dumped = container.exec("nginx", "-T", "-c", "/run/uwsgi-nginx/nginx.conf").stdout
-    assert "stub_status" not in dumped and "/usr/share/nginx/html" not in dumped, dumped
+    assert "/usr/share/nginx/html" not in dumped, dumped
+    # nginx's counters, for the metrics exporter, to loopback clients only.
+    assert dumped.count("stub_status") == 1
+    assert container.get(STATUS_PATH)[0] == 403
+    inside = container.exec("python", "-c", FETCH_FROM_INSIDE, "http://127.0.0.1" + STATUS_PATH).stdout
+    assert inside.startswith("Active connections:"), inside
 
 
 # --- read-only, capabilities, a user other than root ----------------------------------------

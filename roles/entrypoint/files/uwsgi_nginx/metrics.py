@@ -71,7 +71,7 @@ def nginx_samples(url):
         response = connection.getresponse()
         text = response.read().decode("ascii", "replace")
         found = STUB_STATUS.search(text) if response.status == 200 else None
-    except (IOError, OSError, socket.error) as error:
+    except Exception as error:  # whatever went wrong, nginx's counters are down for this scrape
         print("%s: nginx's status at %s: %s" % (NAME, url, error), file=sys.stderr)
         found = None
     if not found:
@@ -104,7 +104,7 @@ def uwsgi_samples(path):
     """(name, labels, value) from uWSGI's stats server; uwsgi_up 0 when it does not answer."""
     try:
         stats = uwsgi_stats(path)
-    except (IOError, OSError, socket.error, ValueError) as error:
+    except Exception as error:  # whatever went wrong, uWSGI's counters are down for this scrape
         print("%s: uWSGI's stats at %s: %s" % (NAME, path, error), file=sys.stderr)
         return [("uwsgi_up", {}, 0)]
     samples = [("uwsgi_up", {}, 1), ("uwsgi_listen_queue", {}, stats.get("listen_queue", 0)),
@@ -179,6 +179,15 @@ def listening_socket(port):
     return listener
 
 
+def inherited_socket(descriptor, family):
+    """The listening socket the entrypoint passed, as a socket object."""
+    listener = socket.fromfd(descriptor, family, socket.SOCK_STREAM)
+    os.close(descriptor)
+    if not isinstance(listener, socket.socket):  # Python 2: fromfd gives the bare C socket
+        listener = socket.socket(family, socket.SOCK_STREAM, _sock=listener)
+    return listener
+
+
 def drop_privileges(user):
     """To user, when running as root: the exporter needs no privilege, and uWSGI's stats socket
     is that user's."""
@@ -196,11 +205,10 @@ def main(argv, state_dir):
         return 2
     with open(os.path.join(state_dir, SOURCES_FILE)) as sources_file:
         sources = json.load(sources_file)
-    descriptor = int(os.environ[FD_VARIABLE])
-    listener = socket.fromfd(descriptor, sources["family"], socket.SOCK_STREAM)
-    os.close(descriptor)
+    listener = inherited_socket(int(os.environ[FD_VARIABLE]), sources["family"])
     drop_privileges(sources.get("user"))
     server = HTTPServer(listener.getsockname()[:2], Handler, bind_and_activate=False)
+    server.socket.close()
     server.socket = listener
     server.sources = sources
     try:
