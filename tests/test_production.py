@@ -261,11 +261,19 @@ def test_the_metrics_of_nginx_and_uwsgi_grow_with_the_requests(start_container, 
     before = scrape(container)
     assert before["nginx_up"] == 1 and before["uwsgi_up"] == 1
     assert total(before, "uwsgi_workers{") == 2
-    for _ in range(100):
-        assert request(container.port, "/")[0] == 200
-    after = grew(container, before, "nginx_http_requests_total", 100)
-    assert total(after, "uwsgi_worker_requests_total") >= total(before, "uwsgi_worker_requests_total") + 100
-    assert after["nginx_connections_accepted_total"] >= before["nginx_connections_accepted_total"] + 100
+    # Under a load of 4 clients, 50 requests each, scraped while it runs.
+    answers = []
+    clients = [threading.Thread(target=lambda: answers.extend(request(container.port, "/")[0] for _ in range(50)))
+               for _ in range(4)]
+    for client in clients:
+        client.start()
+    during = [scrape(container) for _ in range(3)]
+    for client in clients:
+        client.join()
+    assert answers == [200] * 200 and all(samples["uwsgi_up"] == 1 for samples in during)
+    after = grew(container, before, "nginx_http_requests_total", 200)
+    assert total(after, "uwsgi_worker_requests_total") >= total(before, "uwsgi_worker_requests_total") + 200
+    assert after["nginx_connections_accepted_total"] >= before["nginx_connections_accepted_total"] + 200
 
     # A request that runs: a busy worker; one that raises: an exception; one that kills its
     # worker: a respawn.
