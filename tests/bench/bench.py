@@ -17,10 +17,15 @@ bridge, no proxy in between), every one serving the same app (tests/bench/app):
                     uWSGI's socket directory (the Kubernetes split overlay's pod);
   gunicorn-sync     gunicorn, 2 x CPUs + 1 sync workers (its documentation's advice),
   gunicorn-gthread  the same with the gthread worker, 4 threads each,
-  meinheld          gunicorn with meinheld's worker, one per CPU,
+  meinheld          gunicorn with meinheld's worker, one per CPU (Python 2.7 to 3.9),
   bjoern            bjoern, one process per CPU,
+  granian-nginx     granian (Python 3), one worker per CPU (its advice), its defaults otherwise,
                     each behind our nginx (run-nginx, peers-nginx.conf: HTTP/1.1 to its unix
                     socket, a keep-alive pool), from the bench-only image (Dockerfile here);
+  gunicorn-uwsgi    gunicorn-gthread speaking the uwsgi protocol (gunicorn 24 and later, on
+                    Python 3), behind our nginx as uWSGI is (peers-uwsgi-nginx.conf: uwsgi_pass
+                    to its unix socket);
+  granian           granian alone, on its own port: no nginx in front (Python 3);
   and each --variant NAME:SETTING=VALUE,...: ours with those settings, each an environment
                     variable (UWSGI_PROCESSES=1); written uwsgi.OPTION=VALUE, a line of an
                     app ini given as UWSGI_INI (uwsgi.thunder-lock=true); written
@@ -59,14 +64,19 @@ import wrk  # noqa: E402
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
 LIMIT_PORT = 8081
 PEER_PORT = 8082
+GRANIAN_PORT = 8083
 PEER_SOCKET_PATH = "/run/bench/app.sock"
 PEER_SOCKET = "unix:" + PEER_SOCKET_PATH
 WORKLOADS = {"hello": "/", "io": "/io", "json": "/json", "large": "/large"}
 # Ours with another setting: the slow clients' 1 MB answers are buffered by the same nginx as
 # ours', so they are not run there.
 VARIANT_WORKLOADS = ("hello", "io", "json")
-PEERS = ("gunicorn-sync", "gunicorn-gthread", "meinheld", "bjoern")
-CONTENDERS = ("ours", "reference", "limit", "tcp", "split") + PEERS
+# The peers behind our nginx over HTTP/1.1, and which Python each runs on (major, minor).
+PEERS = {"gunicorn-sync": (2, 7), "gunicorn-gthread": (2, 7), "meinheld": (2, 7), "bjoern": (2, 7),
+         "granian-nginx": (3, 10), "gunicorn-uwsgi": (3, 10), "granian": (3, 10)}
+# meinheld's last release needs a greenlet that builds on Python 3.9 at the newest.
+PEERS_UNTIL = {"meinheld": (3, 9)}
+CONTENDERS = ("ours", "reference", "limit", "tcp", "split") + tuple(PEERS)
 
 
 def docker(*args, check=True):
@@ -158,14 +168,30 @@ def cpu_count(cpus):
 def peer_command(name, cpus):
     n = cpu_count(cpus)
     gunicorn = ["gunicorn", "--bind", PEER_SOCKET, "--umask", "0", "--chdir", "/bench/app"]
+    gthread = gunicorn + ["--worker-class", "gthread", "--workers", str(2 * n + 1), "--threads", "4"]
+    granian = ["granian", "--interface", "wsgi", "--workers", str(n), "--working-dir", "/bench/app"]
     return {
         "gunicorn-sync": gunicorn + ["--workers", str(2 * n + 1), "main:application"],
-        "gunicorn-gthread": gunicorn + ["--worker-class", "gthread", "--workers", str(2 * n + 1),
-                                        "--threads", "4", "main:application"],
+        "gunicorn-gthread": gthread + ["main:application"],
+        "gunicorn-uwsgi": gthread + ["--protocol", "uwsgi", "main:application"],
         "meinheld": gunicorn + ["--worker-class", "egg:meinheld#gunicorn_worker", "--workers", str(n),
                                 "main:application"],
         "bjoern": ["python", "/bench/serve_bjoern.py", PEER_SOCKET, str(n)],
+        "granian-nginx": granian + ["--uds", PEER_SOCKET_PATH, "--uds-permissions", "438", "main:application"],
+        "granian": granian + ["--host", "0.0.0.0", "--port", str(GRANIAN_PORT), "main:application"],
     }[name]
+
+
+def python_version(image):
+    """(major, minor) of the image's Python."""
+    output = docker("run", "--rm", "--entrypoint", "python", image, "-c",
+                    "import sys; print('%d %d' % sys.version_info[:2])").stdout
+    return tuple(int(part) for part in output.split())
+
+
+def peers_for(version):
+    """The peers that run on that Python."""
+    return [name for name, since in PEERS.items() if since <= version <= PEERS_UNTIL.get(name, version)]
 
 
 def start(name, args, workdir, variants, hello):
@@ -196,9 +222,13 @@ def start(name, args, workdir, variants, hello):
                           workloads=VARIANT_WORKLOADS)
         split.add_sidecar(["--volumes-from", split.container], ["run-nginx"])
         return split
+    if name == "granian":
+        return Contender(name, args.peers_image, ["--entrypoint", ""], cpus, port=GRANIAN_PORT,
+                         command=peer_command(name, cpus))
+    nginx_conf = "peers-uwsgi-nginx.conf" if name == "gunicorn-uwsgi" else "peers-nginx.conf"
     peer = Contender(name, args.peers_image, [
         "--volume", "/run/bench", "--volume", "%s:/etc/nginx/conf.d/peer.conf:ro" % os.path.join(
-            HERE, "peers-nginx.conf")], cpus, port=PEER_PORT, command=["run-nginx"])
+            HERE, nginx_conf)], cpus, port=PEER_PORT, command=["run-nginx"])
     peer.add_sidecar(["--volumes-from", peer.container, "--entrypoint", ""], peer_command(name, cpus),
                      image=args.peers_image)
     return peer
@@ -388,7 +418,8 @@ def main():
                         "an error")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--contenders", help="default: ours, reference, limit, tcp, split and the peers that run "
+                        "on the image's Python")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:SETTING=VALUE,...",
                         help="ours with these settings (environment variables, uwsgi.OPTION=VALUE for "
                         "uWSGI options, nginx.DIRECTIVE=VALUE for nginx's http{}, pass=http11), as one more "
@@ -404,6 +435,8 @@ def main():
     levels = [int(level) for level in args.levels.split(",")]
     workloads = args.workloads.split(",")
     variants = parse_variants(args.variant)
+    if args.contenders is None:
+        args.contenders = ",".join(CONTENDERS[:5] + tuple(peers_for(python_version(args.peers_image))))
     names = [name for name in args.contenders.split(",") if name and name not in variants] + list(variants)
     unknown = [name for name in names if name not in CONTENDERS and name not in variants] + [
         workload for workload in workloads if workload not in WORKLOADS]
