@@ -169,7 +169,7 @@ def peer_command(name, cpus):
     n = cpu_count(cpus)
     gunicorn = ["gunicorn", "--bind", PEER_SOCKET, "--umask", "0", "--chdir", "/bench/app"]
     gthread = gunicorn + ["--worker-class", "gthread", "--workers", str(2 * n + 1), "--threads", "4"]
-    granian = ["granian", "--interface", "wsgi", "--workers", str(n), "--working-dir", "/bench/app"]
+    granian = ["granian", "--interface", "wsgi", "--workers", str(n)]
     return {
         "gunicorn-sync": gunicorn + ["--workers", str(2 * n + 1), "main:application"],
         "gunicorn-gthread": gthread + ["main:application"],
@@ -222,15 +222,17 @@ def start(name, args, workdir, variants, hello):
                           workloads=VARIANT_WORKLOADS)
         split.add_sidecar(["--volumes-from", split.container], ["run-nginx"])
         return split
+    # granian imports the app from its working directory, after the image's own /app (its
+    # WORKDIR, where the image's hello world is main.py): it starts in the bench app's.
     if name == "granian":
-        return Contender(name, args.peers_image, ["--entrypoint", ""], cpus, port=GRANIAN_PORT,
-                         command=peer_command(name, cpus))
+        return Contender(name, args.peers_image, ["--entrypoint", "", "--workdir", "/bench/app"], cpus,
+                         port=GRANIAN_PORT, command=peer_command(name, cpus))
     nginx_conf = "peers-uwsgi-nginx.conf" if name == "gunicorn-uwsgi" else "peers-nginx.conf"
     peer = Contender(name, args.peers_image, [
         "--volume", "/run/bench", "--volume", "%s:/etc/nginx/conf.d/peer.conf:ro" % os.path.join(
             HERE, nginx_conf)], cpus, port=PEER_PORT, command=["run-nginx"])
-    peer.add_sidecar(["--volumes-from", peer.container, "--entrypoint", ""], peer_command(name, cpus),
-                     image=args.peers_image)
+    peer.add_sidecar(["--volumes-from", peer.container, "--entrypoint", "", "--workdir", "/bench/app"],
+                     peer_command(name, cpus), image=args.peers_image)
     return peer
 
 
@@ -454,6 +456,10 @@ def main():
         for contender in contenders:
             if first_answer(contender) != hello:
                 raise SystemExit("%s does not answer the hello world" % contender.name)
+            # The image's own hello world (/app/main.py) says the same as the bench app's: a
+            # contender that imported it instead answers every path so.
+            if "io" in contender.workloads and get(contender.bridge_url("/io")) != (200, "waited 10 ms"):
+                raise SystemExit("%s does not serve the bench app (tests/bench/app)" % contender.name)
         idle_kib = rss_kib(contenders[0].container)
         for workload in workloads:
             taking = [c for c in contenders if workload in c.workloads]
