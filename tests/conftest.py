@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.config import PYTHON27_STAGE, PYTHON_IMAGE, STATE_DIR, UNIT_DIR
+from harness.config import PYTHON27_STAGE, PYTHON_IMAGE, PYTHONS_DEFAULT_AND_314, STATE_DIR, UNIT_DIR
 from harness.containers import Container
 from harness.docker_client import docker
 from harness.images import build_failed, build_python27_base, docker_build, make_build_ca, python_image_build
@@ -163,6 +163,12 @@ def built_image(run, build_ca, nginx_repo):
     return python_image_build(run, build_ca, nginx_repo, PYTHON_IMAGE)
 
 
+@pytest.fixture(params=PYTHONS_DEFAULT_AND_314)
+def image_per_python(request, run, build_ca, nginx_repo):
+    """The image on the default Python, and on 3.14 too when the default is 2.7."""
+    return python_image_build(run, build_ca, nginx_repo, request.param)[0]
+
+
 @pytest.fixture(scope="session")
 def image(built_image):
     """The image as a user builds it: every build argument at its default but PYTHON_IMAGE,
@@ -188,6 +194,20 @@ def start_container(run):
     yield start
     for name in started:
         docker("rm", "--force", "--volumes", name, check=False)
+
+
+@pytest.fixture
+def docker_network(run):
+    """The name of a Docker network of this test's own; removed afterwards, with whatever
+    containers are still on it."""
+    name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
+    docker("network", "create", "--label", run.label, name)
+    yield name
+    attached = docker("network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", name,
+                      check=False).stdout.split()
+    if attached:
+        docker("rm", "--force", *attached, check=False)
+    docker("network", "rm", name, check=False)
 
 
 @pytest.fixture

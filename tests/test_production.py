@@ -17,27 +17,17 @@ import uuid
 
 import pytest
 
-from harness.config import PYTHON27_STAGE, PYTHON_IMAGE
-from harness.containers import Container
 from harness.docker_client import docker
-from harness.images import python_image_build
 from harness.waits import wait_for
 from test_requests import request
 from test_runtime import FAST_HEALTH, app_dir, env, mount
 from websocket_client import TEXT, WebSocket
 
-PYTHON_314 = "python:3.14-slim"
-PYTHONS = [PYTHON_IMAGE] + ([PYTHON_314] if PYTHON_IMAGE == PYTHON27_STAGE else [])
 UWSGI_PORT, WEBSOCKET_PORT = 3031, 3032
 # What a client may send to pass for HTTPS: uWSGI takes either as the request's scheme.
 SPOOFED_SCHEME = [("X-Forwarded-Proto", "https"), ("X-Forwarded-Ssl", "on")]
 # A user agent and a referer that a log line must escape.
 AWKWARD = 'probe "quoted" \\ back\tslash'
-
-
-@pytest.fixture(params=PYTHONS)
-def production_image(request, run, build_ca, nginx_repo):
-    return python_image_build(run, build_ca, nginx_repo, request.param)[0]
 
 
 @pytest.fixture
@@ -46,47 +36,34 @@ def app(tmp_path):
 
 
 @pytest.fixture
-def nginx_in_front(run, production_image, app):
+def nginx_in_front(docker_network, start_container, image_per_python, app):
     """start(*nginx docker run args, uwsgi_args=()) -> (nginx, uwsgi): run-nginx published on
     127.0.0.1, in front of run-uwsgi serving the probe app, on a network of their own."""
-    network = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
-    docker("network", "create", "--label", run.label, network)
-    started = []
-
     def start(*nginx_args, uwsgi_args=()):
-        uwsgi = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
-        docker("run", "--detach", "--name", uwsgi.name, "--label", run.label, "--network", network,
-               "--network-alias", "uwsgi", *mount(app), *FAST_HEALTH,
-               *env(UWSGI_SOCKET=":%d" % UWSGI_PORT, UWSGI_WEBSOCKET_SOCKET=":%d" % WEBSOCKET_PORT),
-               *uwsgi_args, production_image, "run-uwsgi")
-        started.append(uwsgi.name)
-        nginx = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
-        docker("run", "--detach", "--name", nginx.name, "--label", run.label, "--network", network,
-               "--publish", "127.0.0.1::80", *FAST_HEALTH,
-               *env(NGINX_UWSGI_SOCKET="uwsgi:%d" % UWSGI_PORT,
-                    NGINX_UWSGI_WEBSOCKET_SOCKET="uwsgi:%d" % WEBSOCKET_PORT),
-               *nginx_args, production_image, "run-nginx")
-        started.append(nginx.name)
+        uwsgi = start_container(image_per_python, "--network", docker_network, "--network-alias", "uwsgi",
+                                *mount(app), *FAST_HEALTH,
+                                *env(UWSGI_SOCKET=":%d" % UWSGI_PORT, UWSGI_WEBSOCKET_SOCKET=":%d" % WEBSOCKET_PORT),
+                                *uwsgi_args, command=["run-uwsgi"], port=UWSGI_PORT)
+        nginx = start_container(image_per_python, "--network", docker_network, *FAST_HEALTH,
+                                *env(NGINX_UWSGI_SOCKET="uwsgi:%d" % UWSGI_PORT,
+                                     NGINX_UWSGI_WEBSOCKET_SOCKET="uwsgi:%d" % WEBSOCKET_PORT),
+                                *nginx_args, command=["run-nginx"])
         return nginx, uwsgi
-
-    yield start
-    for name in started:
-        docker("rm", "--force", name, check=False)
-    docker("network", "rm", network, check=False)
+    return start
 
 
-def all_in_one(start_container, production_image, app):
+def all_in_one(start_container, image_per_python, app):
     def start(*args):
-        container = start_container(production_image, *mount(app), *args)
+        container = start_container(image_per_python, *mount(app), *args)
         return container, container
     return start
 
 
 @pytest.fixture(params=["all-in-one", "split"])
-def serving(request, start_container, production_image, app):
+def serving(request, start_container, image_per_python, app):
     """start(*args) -> (the container nginx runs in, the one uWSGI runs in), serving."""
     if request.param == "all-in-one":
-        start = all_in_one(start_container, production_image, app)
+        start = all_in_one(start_container, image_per_python, app)
     else:
         start = request.getfixturevalue("nginx_in_front")
 
@@ -141,26 +118,13 @@ def test_the_access_log_in_nginx_s_format_or_off_errors_logged_either_way(servin
     assert [line for line in lines if "[error]" in line and "client intended to send too large body" in line], lines
 
 
-def test_a_bad_access_log_format_stops_the_start_naming_the_variable(start_container, production_image):
-    container = start_container(production_image, *env(NGINX_ACCESS_LOG="yaml"))
+def test_a_bad_access_log_format_stops_the_start_naming_the_variable(start_container, image_per_python):
+    container = start_container(image_per_python, *env(NGINX_ACCESS_LOG="yaml"))
     assert container.wait_exit(timeout=20) != 0
     assert 'NGINX_ACCESS_LOG="yaml": expected main, json or off' in container.logs()
 
 
 # --- the scheme ---------------------------------------------------------------------------
-
-# The same request from inside nginx's container (over loopback: never a trusted proxy), with
-# the image's own Python, 2.7 or 3.
-REQUEST_FROM_INSIDE = """
-import sys
-try:
-    from urllib.request import Request, urlopen
-except ImportError:
-    from urllib2 import Request, urlopen
-request = Request("http://127.0.0.1/wsgi", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on"})
-sys.stdout.write(urlopen(request, timeout=10).read().decode("utf-8"))
-"""
-
 
 def scheme_seen(environ):
     """What the app was told of the request's scheme: wsgi.url_scheme, HTTPS, the two headers."""
@@ -185,7 +149,8 @@ def seen_over_a_websocket(port, headers):
 
 
 def seen_from_inside(container):
-    return scheme_seen(json.loads(container.exec("python", "-c", REQUEST_FROM_INSIDE).stdout))
+    """The spoofing headers from inside nginx's container: over loopback, never a trusted proxy."""
+    return scheme_seen(json.loads(container.fetch_inside("http://127.0.0.1/wsgi", dict(SPOOFED_SCHEME))))
 
 
 def test_no_client_sets_the_scheme_when_no_proxy_is_trusted(serving):
@@ -247,16 +212,16 @@ def grew(container, before, prefix, by):
         scrape(container)), 15, message="%s up by %d" % (prefix, by))
 
 
-def test_no_metrics_and_no_exporter_by_default(start_container, production_image, app):
-    container = start_container(production_image, *mount(app))
+def test_no_metrics_and_no_exporter_by_default(start_container, image_per_python, app):
+    container = start_container(image_per_python, *mount(app))
     container.wait_until_serving()
     assert [command for _, _, _, command in container.processes() if "uwsgi-nginx-metrics" in command] == []
     listening = container.exec("sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null").stdout
     assert ":%04X " % METRICS_PORT not in listening
 
 
-def test_the_metrics_of_nginx_and_uwsgi_grow_with_the_requests(start_container, production_image, app):
-    container = start_container(production_image, *mount(app), *METRICS, *env(UWSGI_PROCESSES="2"))
+def test_the_metrics_of_nginx_and_uwsgi_grow_with_the_requests(start_container, image_per_python, app):
+    container = start_container(image_per_python, *mount(app), *METRICS, *env(UWSGI_PROCESSES="2"))
     container.wait_until_serving()
     before = scrape(container)
     assert before["nginx_up"] == 1 and before["uwsgi_up"] == 1
@@ -311,8 +276,8 @@ def test_each_split_container_exports_its_own_program_s_metrics(nginx_in_front):
     grew(uwsgi, uwsgi_before, "uwsgi_worker_requests_total", 50)
 
 
-def test_the_metrics_as_a_user_other_than_root(start_container, production_image, app):
-    container = start_container(production_image, "--user", "10001", *mount(app), *METRICS,
+def test_the_metrics_as_a_user_other_than_root(start_container, image_per_python, app):
+    container = start_container(image_per_python, "--user", "10001", *mount(app), *METRICS,
                                 *env(LISTEN_PORT="8080"), port=8080)
     container.wait_until_serving()
     samples = scrape(container)
@@ -323,7 +288,7 @@ def test_the_metrics_as_a_user_other_than_root(start_container, production_image
     ("80", "METRICS_PORT=80: expected a port other than LISTEN_PORT's"),
     ("http", 'METRICS_PORT="http": expected a whole number from 0 to 65535'),
 ])
-def test_a_bad_metrics_port_stops_the_start_naming_the_variable(start_container, production_image, value, message):
-    container = start_container(production_image, *env(METRICS_PORT=value))
+def test_a_bad_metrics_port_stops_the_start_naming_the_variable(start_container, image_per_python, value, message):
+    container = start_container(image_per_python, *env(METRICS_PORT=value))
     assert container.wait_exit(timeout=20) != 0
     assert message in container.logs()

@@ -125,15 +125,6 @@ def test_nginx_tells_no_version(image, start_container):
 
 
 STATUS_PATH = "/_uwsgi-nginx/status"
-# A GET from inside the container, with its own Python (2.7 or 3): the body on stdout.
-FETCH_FROM_INSIDE = """
-import sys
-try:
-    from urllib.request import urlopen
-except ImportError:
-    from urllib2 import urlopen
-sys.stdout.write(urlopen(sys.argv[1], timeout=10).read().decode("utf-8"))
-"""
 
 
 def test_no_welcome_or_status_page(image, start_container, tmp_path):
@@ -149,7 +140,7 @@ def test_no_welcome_or_status_page(image, start_container, tmp_path):
     # nginx's counters, for the metrics exporter, to loopback clients only.
     assert dumped.count("stub_status") == 1
     assert container.get(STATUS_PATH)[0] == 403
-    inside = container.exec("python", "-c", FETCH_FROM_INSIDE, "http://127.0.0.1" + STATUS_PATH).stdout
+    inside = container.fetch_inside("http://127.0.0.1" + STATUS_PATH)
     assert inside.startswith("Active connections:"), inside
 
 

@@ -58,26 +58,18 @@ def test_a_socket_that_is_neither_a_path_nor_host_and_port_is_refused(image, sta
 
 
 @pytest.fixture
-def network(run, image):
+def network(docker_network, run, image):
     """(a Docker network of this test, run_uwsgi(app directory): a uWSGI container on it, found
-    there by the name uwsgi)."""
-    name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
-    docker("network", "create", "--label", run.label, name)
-    started = []
-
+    there by the name uwsgi; removed with the network)."""
     def run_uwsgi(app):
         container = Container("uwsgi-nginx-test-%s" % uuid.uuid4().hex[:12])
-        docker("run", "--detach", "--name", container.name, "--label", run.label, "--network", name,
+        docker("run", "--detach", "--name", container.name, "--label", run.label, "--network", docker_network,
                "--network-alias", "uwsgi", *mount(app), *FAST_HEALTH,
                *env(UWSGI_SOCKET=":%d" % UWSGI_PORT, UWSGI_WEBSOCKET_SOCKET=":%d" % WEBSOCKET_PORT),
                image, "run-uwsgi")
-        started.append(container.name)
         return container
 
-    yield name, run_uwsgi
-    for container in started:
-        docker("rm", "--force", container, check=False)
-    docker("network", "rm", name, check=False)
+    return docker_network, run_uwsgi
 
 
 def address(container, network_name):

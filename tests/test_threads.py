@@ -16,16 +16,13 @@ import time
 import pytest
 
 import wrk
-from harness.config import PYTHON27_STAGE, PYTHON_IMAGE, REPO
+from harness.config import PYTHON_314, REPO
 from harness.docker_client import docker
 from harness.images import python_image_build
 from harness.waits import http_get, wait_for
 from test_runtime import env, mount
 
 THREADED_APP = REPO / "tests" / "apps" / "threaded"
-PYTHON_314 = "python:3.14-slim"
-# The default Python in `make test`; each Python alone in the matrix's runs.
-PYTHONS = [PYTHON_IMAGE] + ([PYTHON_314] if PYTHON_IMAGE == PYTHON27_STAGE else [])
 
 THREADS = 4
 # Two workers answer about 2,000 requests a second here: each is replaced every few seconds.
@@ -43,11 +40,6 @@ OPTIONS = {
     # #2748's: each worker imports the app itself, after the fork.
     "lazy-apps": {"UWSGI_LAZY_APPS": "true"},
 }
-
-
-@pytest.fixture(params=PYTHONS)
-def threads_image(request, run, build_ca, nginx_repo):
-    return python_image_build(run, build_ca, nginx_repo, request.param)[0]
 
 
 def app_copy(tmp_path, source):
@@ -102,8 +94,8 @@ def wait_for_log(container, text, timeout, count=1):
 @pytest.mark.exclusive
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 def test_a_threaded_app_under_load_through_reload_recycling_harakiri_and_stop(
-        threads_image, start_container, tmp_path, option):
-    container = threaded_container(start_container, threads_image, tmp_path, **OPTIONS[option])
+        image_per_python, start_container, tmp_path, option):
+    container = threaded_container(start_container, image_per_python, tmp_path, **OPTIONS[option])
     before = answer(container)
     stuck = {}
     tracebacks = []
@@ -134,7 +126,7 @@ def test_a_threaded_app_under_load_through_reload_recycling_harakiri_and_stop(
     print("\n%s, %s: %d requests under %d connections, %d failed (non-2xx %d, socket errors %d); "
           "workers replaced %d times (max-requests), %d reload(s), harakiri %s, killed by a signal %s, "
           "Fatal Python errors %d, segfaults %d; stopped in %.1f s, exit %d"
-          % (threads_image, option, report["requests"], LOAD_CONNECTIONS,
+          % (image_per_python, option, report["requests"], LOAD_CONNECTIONS,
              report["non_2xx_3xx"] + report["socket_errors"], report["non_2xx_3xx"], report["socket_errors"],
              counts["recycled"], counts["reloads"], counts["harakiri_kills"], counts["killed_by_signal"],
              counts["fatal_python_errors"], counts["segmentation_faults"], stop_seconds, exit_code))

@@ -15,28 +15,18 @@ import ssl
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 
-from harness.config import PYTHON27_STAGE, PYTHON_IMAGE
 from harness.docker_client import docker
-from harness.images import python_image_build
 from harness.waits import wait_for
 from test_runtime import FAST_HEALTH, app_dir, env, mount
 
-PYTHON_314 = "python:3.14-slim"
-PYTHONS = [PYTHON_IMAGE] + ([PYTHON_314] if PYTHON_IMAGE == PYTHON27_STAGE else [])
 TLS_DIR = "/etc/uwsgi-nginx/tls"
 FIRST_SERIAL, RENEWED_SERIAL = "1001", "1002"
 NON_ROOT = ["--user", "10001", "--tmpfs", "/run:uid=10001"]
 LOAD_THREADS = 4
 UWSGI_PORT = 3031
-
-
-@pytest.fixture(params=PYTHONS)
-def tls_image(request, run, build_ca, nginx_repo):
-    return python_image_build(run, build_ca, nginx_repo, request.param)[0]
 
 
 def openssl(*arguments, cwd):
@@ -226,8 +216,8 @@ def renews_under_load(container, certs, tls_port):
     assert container.running()
 
 
-def test_https_over_http2_beside_plain_http(tls_image, start_container, certs, tmp_path):
-    container = start_container(tls_image, *FAST_HEALTH, *mount(app_dir(tmp_path)), *tls_args(certs))
+def test_https_over_http2_beside_plain_http(image_per_python, start_container, certs, tmp_path):
+    container = start_container(image_per_python, *FAST_HEALTH, *mount(app_dir(tmp_path)), *tls_args(certs))
     container.wait_until_serving()
     serves_https_over_http2(container, certs, 443)
     # Plain HTTP on LISTEN_PORT as before, no redirect.
@@ -237,15 +227,16 @@ def test_https_over_http2_beside_plain_http(tls_image, start_container, certs, t
 
 
 @pytest.mark.exclusive
-def test_a_hup_loads_a_renewed_certificate_without_failing_a_request(tls_image, start_container, certs, tmp_path):
-    container = start_container(tls_image, *mount(app_dir(tmp_path)), *tls_args(certs))
+def test_a_hup_loads_a_renewed_certificate_without_failing_a_request(image_per_python, start_container, certs,
+                                                                     tmp_path):
+    container = start_container(image_per_python, *mount(app_dir(tmp_path)), *tls_args(certs))
     container.wait_until_serving()
     renews_under_load(container, certs, 443)
 
 
-def test_a_renewal_whose_files_do_not_fit_leaves_the_old_certificate_served(tls_image, start_container, certs,
+def test_a_renewal_whose_files_do_not_fit_leaves_the_old_certificate_served(image_per_python, start_container, certs,
                                                                             tmp_path):
-    container = start_container(tls_image, *mount(app_dir(tmp_path)), *tls_args(certs))
+    container = start_container(image_per_python, *mount(app_dir(tmp_path)), *tls_args(certs))
     container.wait_until_serving()
     port, context = container.port_of(443), client_context(certs)
     certs.install(RENEWED_SERIAL, key=False)
@@ -257,27 +248,20 @@ def test_a_renewal_whose_files_do_not_fit_leaves_the_old_certificate_served(tls_
     assert https_get(port, context)[:2] == (200, "probe app")
 
 
-def test_a_user_other_than_root_serves_https_on_8443(tls_image, start_container, certs, tmp_path):
-    container = start_container(tls_image, *NON_ROOT, *mount(app_dir(tmp_path)),
+def test_a_user_other_than_root_serves_https_on_8443(image_per_python, start_container, certs, tmp_path):
+    container = start_container(image_per_python, *NON_ROOT, *mount(app_dir(tmp_path)),
                                 *tls_args(certs, port=8443, LISTEN_PORT=8080, NGINX_TLS_PORT=8443), port=8080)
     container.wait_until_serving()
     serves_https_over_http2(container, certs, 8443)
 
 
-@pytest.fixture
-def network(run):
-    name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
-    docker("network", "create", "--label", run.label, name)
-    yield name
-    docker("network", "rm", name, check=False)
-
-
 @pytest.mark.exclusive
-def test_nginx_alone_serves_tls_in_front_of_uwsgi_alone(tls_image, network, start_container, certs, tmp_path):
-    start_container(tls_image, "--network", network, "--network-alias", "uwsgi", *mount(app_dir(tmp_path)),
-                    *env(UWSGI_SOCKET=":%d" % UWSGI_PORT), command=["run-uwsgi"],
+def test_nginx_alone_serves_tls_in_front_of_uwsgi_alone(image_per_python, docker_network, start_container, certs,
+                                                        tmp_path):
+    start_container(image_per_python, "--network", docker_network, "--network-alias", "uwsgi",
+                    *mount(app_dir(tmp_path)), *env(UWSGI_SOCKET=":%d" % UWSGI_PORT), command=["run-uwsgi"],
                     port=UWSGI_PORT)
-    nginx = start_container(tls_image, "--network", network,
+    nginx = start_container(image_per_python, "--network", docker_network,
                             *tls_args(certs, NGINX_UWSGI_SOCKET="uwsgi:%d" % UWSGI_PORT), command=["run-nginx"])
     nginx.wait_until_serving()
     serves_https_over_http2(nginx, certs, 443)
@@ -310,12 +294,12 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_a_bad_tls_setting_stops_the_start_naming_the_variable(tls_image, start_container, certs, case):
+def test_a_bad_tls_setting_stops_the_start_naming_the_variable(image_per_python, start_container, certs, case):
     run_args, variables, line = BAD[case]
     secret = certs.dir / "secret.key"
     shutil.copy(str(certs.dir / "key.pem"), str(secret))
     secret.chmod(0o600)
-    container = start_container(tls_image, "--volume", "%s:%s:ro" % (certs.dir, TLS_DIR), *run_args,
+    container = start_container(image_per_python, "--volume", "%s:%s:ro" % (certs.dir, TLS_DIR), *run_args,
                                 *env(**dict((name, "%s/%s" % (TLS_DIR, path)) for name, path in variables.items())))
     assert container.wait_exit(timeout=30) == 1
     # That line alone: nothing started.

@@ -14,6 +14,11 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # By default the Dockerfile's own: its python2.7 stage, CPython 2.7.18 with its CVE fixes.
 PYTHON27_STAGE = "python2.7"
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", PYTHON27_STAGE)
+# Suites that check what differs between Pythons (uWSGI's threads and forks, the production
+# settings, TLS) run on the default Python and on 3.14 in `make test` (the image_per_python
+# fixture); each Python alone in the matrix's runs.
+PYTHON_314 = "python:3.14-slim"
+PYTHONS_DEFAULT_AND_314 = [PYTHON_IMAGE] + ([PYTHON_314] if PYTHON_IMAGE == PYTHON27_STAGE else [])
 # The Debian suites the Molecule platforms run (uwsgi-nginx-molecule:<suite>); the nginx.org
 # stand-in has a package for each, and for forky, the suite of the Python 3.14 and 3.15
 # stand-ins (tests/images/python3-debian).

@@ -6,6 +6,18 @@ from harness.docker_client import docker
 from harness.waits import http_get, wait_for
 
 
+# What fetch_inside runs: the URL and the headers (JSON) as arguments, the body on stdout.
+FETCH_INSIDE = """
+import json, sys
+try:
+    from urllib.request import Request, urlopen
+except ImportError:
+    from urllib2 import Request, urlopen
+request = Request(sys.argv[1], headers=json.loads(sys.argv[2]))
+sys.stdout.write(urlopen(request, timeout=10).read().decode("utf-8"))
+"""
+
+
 class Container:
     def __init__(self, name, container_port=80):
         self.name = name
@@ -90,6 +102,11 @@ class Container:
 
     def exec(self, *command, check=True):
         return docker("exec", self.name, *command, check=check)
+
+    def fetch_inside(self, url, headers=None):
+        """The body of a GET of url from inside the container (its loopback, say), by the image's
+        own Python, 2.7 or 3."""
+        return self.exec("python", "-c", FETCH_INSIDE, url, json.dumps(headers or {})).stdout
 
     def logs(self):
         result = docker("logs", self.name, check=False)

@@ -2,6 +2,7 @@
 directory. Standard library only (the tests run on the image's Python 2.7 too)."""
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -31,3 +32,27 @@ class Files(unittest.TestCase):
         with open(path, "w") as output:
             output.write(text)
         return path
+
+
+class Runner(Files):
+    """A test that runs code of the package in a child process (self.runner), as the container
+    runs it, and reads what it says; killed afterwards if it still runs."""
+
+    def run_package(self, code, *arguments):
+        self.runner = subprocess.Popen(
+            [sys.executable, "-u", "-c", "import sys; sys.path[:0] = %r; %s" % (PACKAGE_PATHS, code)]
+            + list(arguments), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(self.kill)
+
+    def kill(self):
+        if self.runner.poll() is None:
+            self.runner.kill()
+            self.runner.communicate()
+
+    def line(self):
+        return self.runner.stdout.readline().decode("ascii").strip()
+
+    def finish(self):
+        """(exit status, stdout's lines, stderr) once it has exited."""
+        out, err = self.runner.communicate()
+        return self.runner.returncode, out.decode("ascii").splitlines(), err.decode("ascii")

@@ -5,11 +5,9 @@ companion started again when it stops on its own, stopped when the command ends,
 exit status. Standard library only: runs on Python 3 (make check) and on the image's Python (2.7)."""
 import os
 import signal
-import subprocess
-import sys
 import time
 
-from support import PACKAGE_PATHS, Files
+from support import Runner
 
 # Says "<name> ready <pid>", then each signal it gets; TERM ends it with status 3; with --exit, it
 # stops on its own once a file says so.
@@ -33,27 +31,16 @@ while True:
 """
 
 
-class CompanionTest(Files):
+class CompanionTest(Runner):
     def setUp(self):
-        Files.setUp(self)
+        Runner.setUp(self)
         program = self.file("program.py", PROGRAM)
         self.stop_file = os.path.join(self.root, "stop-companion")
-        code = ("import os, sys; sys.path[:0] = %r; from uwsgi_nginx import companion; "
-                "sys.exit(companion.run([sys.executable, %r, 'command'], dict(os.environ), "
-                "[sys.executable, %r, 'companion', %r], None, dict(os.environ)))"
-                % (PACKAGE_PATHS, program, program, self.stop_file))
-        self.runner = subprocess.Popen([sys.executable, "-u", "-c", code], stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE)
-        self.addCleanup(self.kill)
+        self.run_package("import os; from uwsgi_nginx import companion; "
+                         "sys.exit(companion.run([sys.executable, %r, 'command'], dict(os.environ), "
+                         "[sys.executable, %r, 'companion', %r], None, dict(os.environ)))"
+                         % (program, program, self.stop_file))
         self.ready = dict(self.line().split(" ready ") for _ in range(2))
-
-    def kill(self):
-        if self.runner.poll() is None:
-            self.runner.kill()
-            self.runner.communicate()
-
-    def line(self):
-        return self.runner.stdout.readline().decode("ascii").strip()
 
     def test_signals_go_to_the_command_and_its_status_is_the_container_s(self):
         for number in (signal.SIGHUP, signal.SIGUSR1):

@@ -7,12 +7,11 @@ on the image's Python (2.7)."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import unittest
 
-from support import PACKAGE_PATHS, Files
+from support import Runner
 
 # Says "ready", then each signal it gets; QUIT ends it (exit status 3), unless told to ignore it.
 PROGRAM = """
@@ -33,7 +32,7 @@ while True:
 """
 
 
-class ProgramTest(Files):
+class ProgramTest(Runner):
     def run_program(self, *arguments, **settings):
         self.file("program.py", PROGRAM)
         self.file("state/drain-seconds", "%d\n" % settings.pop("drain", 0))
@@ -41,23 +40,8 @@ class ProgramTest(Files):
                                                         " ".join(arguments)), stopsignal="QUIT", **settings)
         config = self.file("config.json", json.dumps({"programs": [program],
                                                       "state_dir": os.path.join(self.root, "state")}))
-        code = ("import sys; sys.path[:0] = %r; from uwsgi_nginx.program import main; "
-                "sys.exit(main(sys.argv[1:], %r, 'fake'))" % (PACKAGE_PATHS, config))
-        self.runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.addCleanup(self.kill)
+        self.run_package("from uwsgi_nginx.program import main; sys.exit(main(sys.argv[1:], %r, 'fake'))" % config)
         self.assertEqual(self.line(), "ready")
-
-    def kill(self):
-        if self.runner.poll() is None:
-            self.runner.kill()
-            self.runner.communicate()
-
-    def line(self):
-        return self.runner.stdout.readline().decode("ascii").strip()
-
-    def finish(self):
-        out, err = self.runner.communicate()
-        return self.runner.returncode, out.decode("ascii").splitlines(), err.decode("ascii")
 
     def test_hup_is_passed_on_and_term_stops_with_the_programs_signal(self):
         self.run_program()

@@ -15,13 +15,12 @@ from __future__ import print_function
 
 import errno
 import os
-import select
 import signal
 import subprocess
 import sys
 import time
 
-from uwsgi_nginx.program import exit_status, set_nonblocking
+from uwsgi_nginx.program import exit_status, reaped, receive_signals, wait_for_signal
 
 NAME = "uwsgi-nginx-entrypoint"
 PASSED_ON = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -72,12 +71,7 @@ def run(command, environ, companion_argv, descriptor, companion_environ):
     """Runs command and, beside it, companion_argv (which inherits descriptor); returns the
     command's exit status."""
     received = []
-    wakeup_read, wakeup_write = os.pipe()
-    for end in (wakeup_read, wakeup_write):
-        set_nonblocking(end)
-    signal.set_wakeup_fd(wakeup_write)
-    for number in PASSED_ON + (signal.SIGCHLD,):
-        signal.signal(number, lambda number, frame: received.append(number))
+    wakeup_read = receive_signals(PASSED_ON + (signal.SIGCHLD,), received)
     main = spawn(command, environ)
     companion = Companion(companion_argv, companion_environ, descriptor)
     companion.start()
@@ -101,35 +95,3 @@ def run(command, environ, companion_argv, descriptor, companion_environ):
         timeout = None if companion.restart_at is None else max(0, companion.restart_at - time.time())
         wait_for_signal(wakeup_read, timeout)
 
-
-def reaped():
-    """(pid, status) of every child that has exited, the command's and the companion's among
-    them (the first process of a container also gets the orphans of others)."""
-    found = []
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except OSError as error:
-            if error.errno == errno.EINTR:
-                continue
-            if error.errno == errno.ECHILD:
-                return found
-            raise
-        if pid == 0:
-            return found
-        found.append((pid, status))
-
-
-def wait_for_signal(wakeup_read, timeout):
-    try:
-        ready = select.select([wakeup_read], [], [], timeout)[0]
-    except (select.error, OSError) as error:  # Python 2: EINTR is an error
-        if error.args[0] != errno.EINTR:
-            raise
-        return
-    if ready:
-        try:
-            os.read(wakeup_read, 512)
-        except OSError as error:
-            if error.errno != errno.EAGAIN:
-                raise

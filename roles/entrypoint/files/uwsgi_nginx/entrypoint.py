@@ -262,14 +262,15 @@ def ports_in_use(variables, program):
 
 
 def metrics_sources(config, program, variables, user_id):
-    """What the metrics exporter reads (metrics.py): nginx's status page and uWSGI's stats
-    server, those of the programs this container runs; the user it runs as."""
+    """What the metrics exporter reads (metrics.py): its port, nginx's status page and uWSGI's
+    stats server, those of the programs this container runs; the user it runs as."""
     port = variables[METRICS_PORT]
     taken = ports_in_use(variables, program).get(port)
     if taken:
         raise stop("%s=%d: expected a port other than %s's: the metrics are never served on another "
                    "program's port" % (settings.BY_VARIABLE[METRICS_PORT].env, port, settings.BY_VARIABLE[taken].env))
-    return {"nginx": config["nginx_status_url"].format(**variables) if program in (None, "nginx") else None,
+    return {"port": port,
+            "nginx": config["nginx_status_url"].format(**variables) if program in (None, "nginx") else None,
             "uwsgi": (variables.get("uwsgi_stats_socket") or None) if program in (None, "uwsgi") else None,
             "user": variables.get("uwsgi_user") if user_id == 0 else None}
 
@@ -318,7 +319,7 @@ def start(config, environ, cpus, user_id, program=None):
     if injected:
         print("%s: not passed to uWSGI, which would take them for options: %s (a Kubernetes Service or "
               "Docker link named uwsgi sets them)" % (NAME, ", ".join(injected)), file=sys.stderr)
-    return kept, sources and dict(sources, port=variables[METRICS_PORT])
+    return kept, sources
 
 
 def run_with_metrics(argv, environ, state_dir, sources):

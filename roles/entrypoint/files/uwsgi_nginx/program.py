@@ -50,12 +50,8 @@ class Program(object):
         self.killed = False
 
     def run(self):
-        wakeup_read, wakeup_write = os.pipe()
-        for descriptor in (wakeup_read, wakeup_write):
-            set_nonblocking(descriptor)
-        signal.set_wakeup_fd(wakeup_write)
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD):
-            signal.signal(number, lambda number, frame: self.received.append(number))
+        wakeup_read = receive_signals(
+            (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD), self.received)
         self.process = subprocess.Popen(self.command, close_fds=True)
         while True:
             self.handle_signals()
@@ -96,36 +92,15 @@ class Program(object):
     def reap(self):
         """The program's wait status once it has exited; any other child (left to the first
         process of the container) is reaped too."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except OSError as error:
-                if error.errno == errno.EINTR:
-                    continue
-                if error.errno == errno.ECHILD:
-                    return None
-                raise
-            if pid == 0:
-                return None
+        for pid, status in reaped():
             if pid == self.process.pid:
                 return status
+        return None
 
     def wait_for_signal(self, wakeup_read):
         deadlines = [deadline for deadline in (self.drain_until if self.kill_at is None else None,
                                                None if self.killed else self.kill_at) if deadline is not None]
-        timeout = max(0, min(deadlines) - time.time()) if deadlines else None
-        try:
-            ready = select.select([wakeup_read], [], [], timeout)[0]
-        except (select.error, OSError) as error:  # Python 2: EINTR is an error
-            if error.args[0] != errno.EINTR:
-                raise
-            return
-        if ready:
-            try:
-                os.read(wakeup_read, 512)
-            except OSError as error:
-                if error.errno != errno.EAGAIN:
-                    raise
+        wait_for_signal(wakeup_read, max(0, min(deadlines) - time.time()) if deadlines else None)
 
     def finished(self, status):
         if self.kill_at is not None:
@@ -133,6 +108,52 @@ class Program(object):
         print("%s: %s stopped on its own (exit status %d)" % (NAME, self.name, exit_status(status)),
               file=sys.stderr)
         return exit_status(status) or 1
+
+
+def receive_signals(numbers, received):
+    """Each signal of numbers, as it arrives, appended to received and waking wait_for_signal;
+    returns the wakeup pipe's end wait_for_signal watches."""
+    wakeup_read, wakeup_write = os.pipe()
+    for descriptor in (wakeup_read, wakeup_write):
+        set_nonblocking(descriptor)
+    signal.set_wakeup_fd(wakeup_write)
+    for number in numbers:
+        signal.signal(number, lambda number, frame: received.append(number))
+    return wakeup_read
+
+
+def reaped():
+    """(pid, wait status) of every child that has exited (the first process of a container also
+    gets the orphans of others)."""
+    found = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except OSError as error:
+            if error.errno == errno.EINTR:
+                continue
+            if error.errno == errno.ECHILD:
+                return found
+            raise
+        if pid == 0:
+            return found
+        found.append((pid, status))
+
+
+def wait_for_signal(wakeup_read, timeout):
+    """Until a signal arrives (its handler wrote to the wakeup pipe) or timeout (None: none)."""
+    try:
+        ready = select.select([wakeup_read], [], [], timeout)[0]
+    except (select.error, OSError) as error:  # Python 2: EINTR is an error
+        if error.args[0] != errno.EINTR:
+            raise
+        return
+    if ready:
+        try:
+            os.read(wakeup_read, 512)
+        except OSError as error:
+            if error.errno != errno.EAGAIN:
+                raise
 
 
 def set_nonblocking(descriptor):
