@@ -45,6 +45,21 @@ def test_two_thousand_connections_for_twenty_seconds_without_an_error(image, sta
     assert "worker_connections are not enough" not in container.logs()
 
 
+def test_two_thousand_requests_waiting_at_once_on_one_nginx_worker(image, start_container, tmp_path):
+    """Every client's request in flight at once, all on one nginx worker: each holds two of its
+    connections (the client's, uWSGI's). Short of them, nginx closes kept-alive clients'
+    connections to make room, and each such client's next request fails (wrk's read errors:
+    108,000 in 5 s at 2,000 connections with 4,096 worker connections)."""
+    from test_runtime import app_dir, mount
+    container = start_container(image, *mount(app_dir(tmp_path, {})), "--env", "NGINX_WORKER_PROCESSES=1",
+                                "--env", "UWSGI_PROCESSES=4")
+    container.wait_until_serving()
+    report = wrk.run(url_of(container) + "slow?seconds=0.005", connections=2000, seconds=6, timeout=10)
+    assert report["requests"] > 2000, report
+    assert report["socket_errors"] == 0 and report["non_2xx_3xx"] == 0, report
+    assert "worker_connections are not enough" not in container.logs()
+
+
 def test_a_killed_uwsgi_worker_is_replaced_and_only_its_request_fails(image, start_container):
     container = start_container(image)
     container.wait_until_serving()
