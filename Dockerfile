@@ -7,12 +7,15 @@
 # (PYTHON27_SUITE); or an official image, python:3.14-slim say.
 ARG PYTHON_IMAGE=python2.7
 ARG PYTHON27_SUITE=bookworm
+# The python2.7 stages' Debian: another architecture's (arm64v8/debian) where the engine keeps one
+# image per name (Docker 20.10's), or a mirror of Docker Hub's.
+ARG DEBIAN_IMAGE=debian
 
 # CPython 2.7.18, patched, compiled and installed into /usr/local, laid out like docker-library's
 # python:2.7-slim. This stage keeps CPython's test package (the tests run its regression tests
 # here); `python2.7` takes /usr/local from it without the tests, with only the runtime libraries
 # its binaries link to. `make python2.7-base` builds that stage alone.
-FROM debian:${PYTHON27_SUITE}-slim AS python2.7-build
+FROM ${DEBIAN_IMAGE}:${PYTHON27_SUITE}-slim AS python2.7-build
 
 # python.org's tarball. Debian's python2.7_2.7.18.orig.tar.gz is the same file, byte for byte
 # (this SHA256, 17,539,408 bytes): any mirror of either passes the check.
@@ -92,7 +95,7 @@ RUN --mount=type=secret,id=ca --mount=type=bind,source=images/python2.7,target=/
             \( -type f -a \( -name '*.pyc' -o -name '*.pyo' \) \) \
         \) -exec rm -rf '{}' +
 
-FROM debian:${PYTHON27_SUITE}-slim AS python2.7
+FROM ${DEBIAN_IMAGE}:${PYTHON27_SUITE}-slim AS python2.7
 
 # A PyPI mirror, for air-gapped builds (pip's default index otherwise).
 ARG PIP_INDEX_URL=""

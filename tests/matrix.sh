@@ -9,6 +9,9 @@
 #   MATRIX_TRY_PYTHON_IMAGES  tried, their result reported, a failure not failing the matrix
 #                             (either may be set empty: none)
 #   MATRIX_SUITES             the image suites run on each
+#   MATRIX_PLATFORMS          other platforms than the host's (linux/arm64), each under emulation
+#                             (qemu-user-static) with the default Python: the 2.7 base with its
+#                             regression tests and MATRIX_PLATFORM_SUITES (empty: none)
 #   MATRIX_MOLECULE=no        skips the Molecule part
 #
 # Each run's log is kept in the state directory (matrix-<image>.log); the last lines printed
@@ -21,6 +24,10 @@ cd "$REPO_ROOT"
 MATRIX_PYTHON_IMAGES=${MATRIX_PYTHON_IMAGES-python2.7 python:2.7-slim uwsgi-nginx-python:2.7-trixie python:3.11-slim python:3.13-slim python:3.14-slim}
 MATRIX_TRY_PYTHON_IMAGES=${MATRIX_TRY_PYTHON_IMAGES-python:3.15-slim}
 MATRIX_SUITES=${MATRIX_SUITES:-tests/test_image.py tests/test_runtime.py tests/test_load.py tests/test_threads.py tests/test_hostile.py tests/test_security.py}
+MATRIX_PLATFORMS=${MATRIX_PLATFORMS-linux/arm64}
+# Under emulation a program runs several times slower: the suites that measure load and timing
+# would measure qemu.
+MATRIX_PLATFORM_SUITES=${MATRIX_PLATFORM_SUITES:-tests/test_python27_base.py tests/test_image.py tests/test_runtime.py}
 
 summaries=()
 failed=0
@@ -50,6 +57,10 @@ fi
 for image in $MATRIX_PYTHON_IMAGES; do
     # shellcheck disable=SC2086 # MATRIX_SUITES is a list of paths
     run_one "$image" yes env PYTHON_IMAGE="$image" tests/run.sh $MATRIX_SUITES "$@"
+done
+for platform in $MATRIX_PLATFORMS; do
+    # shellcheck disable=SC2086 # MATRIX_PLATFORM_SUITES is a list of paths
+    run_one "python2.7 on $platform" yes env PLATFORM="$platform" tests/run.sh $MATRIX_PLATFORM_SUITES "$@"
 done
 for image in $MATRIX_TRY_PYTHON_IMAGES; do
     # shellcheck disable=SC2086 # MATRIX_SUITES is a list of paths

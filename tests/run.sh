@@ -41,6 +41,8 @@ export DOCKER DOCKER_BUILDKIT=1 DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docke
 ensure_wrk
 ensure_compose
 ensure_test_venv
+# PLATFORM=linux/arm64 (the matrix's): its images run under emulation.
+ensure_emulation "$(platform_arch)"
 
 export UWSGI_NGINX_TEST_RUN_DIR=$RUN_DIR
 PATH="$REPO_ROOT/.venv/bin:$(dirname "$DOCKER"):$PATH"

@@ -14,6 +14,9 @@
 #   molecule:<suite>  uwsgi-nginx-molecule:<suite> from tests/images/molecule-platform/
 #   uwsgi-nginx-python:2.7-<suite>  the Dockerfile's python2.7 stage, as `make python2.7-base`
 #                     builds it
+#
+# PLATFORM=linux/arm64: each for that platform, under emulation, named as Docker Hub names
+# another architecture's official images (arm64v8/debian:bookworm, arm64v8/python:3.14-slim).
 set -euo pipefail
 
 # shellcheck source=tests/env/lib.sh
@@ -24,6 +27,12 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 PULL_TIMEOUT=60
 IMAGES_DIR=$REPO_ROOT/tests/images
 ROOTFS=
+ARCH=$(platform_arch "${PLATFORM:-}")
+PREFIX=$(arch_image_prefix "$ARCH")
+PLATFORM_ARGS=()
+if [[ -n $PREFIX ]]; then
+    PLATFORM_ARGS=(--platform "linux/$ARCH")
+fi
 
 ENSURED=()
 
@@ -166,10 +175,11 @@ build_debian_image() {
     local suite=$1 start=$SECONDS mirror
     mirror=$(debian_mirror_url)
     ensure_debootstrap
+    ensure_emulation "$ARCH"
     ROOTFS=$(mktemp -d "$STATE_DIR/rootfs-$suite.XXXXXX")
     chmod 755 "$ROOTFS" # becomes the image's /
-    log "debootstrap $suite from $mirror into $ROOTFS"
-    debootstrap --variant=minbase "$(usr_layout_option "$suite")" \
+    log "debootstrap $suite ($ARCH) from $mirror into $ROOTFS"
+    debootstrap --variant=minbase --arch "$ARCH" "$(usr_layout_option "$suite")" \
         "$suite" "$ROOTFS" "$mirror" "$(debootstrap_script "$suite")" >"$STATE_DIR/debootstrap-$suite.log" 2>&1 ||
         { tail -n 20 "$STATE_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
     write_apt_config "$ROOTFS" "$suite"
@@ -177,26 +187,27 @@ build_debian_image() {
         "$ROOTFS"/var/cache/apt/archives/*.deb
     : >"$ROOTFS/etc/resolv.conf"
 
-    log "importing debian:$suite"
-    tar --numeric-owner -C "$ROOTFS" -c . | "$DOCKER" import \
-        --change 'CMD ["bash"]' \
-        --change "LABEL org.opencontainers.image.description=\"Local stand-in for the official debian:$suite image, built by debootstrap (minbase); not the official image\" io.uwsgi-nginx.standin=true" \
-        - "debian:$suite" >&2
+    log "importing ${PREFIX}debian:$suite"
+    tar --numeric-owner -C "$ROOTFS" -c . |
+        python3 "$TESTS_ENV_DIR/rootfs_image.py" --tag "${PREFIX}debian:$suite" --architecture "$ARCH" --cmd bash \
+            --label "org.opencontainers.image.description=Local stand-in for the official debian:$suite image, built by debootstrap (minbase); not the official image" \
+            --label io.uwsgi-nginx.standin=true |
+        "$DOCKER" load >&2
     cleanup
     ROOTFS=
-    log "built debian:$suite in $((SECONDS - start))s"
+    log "built ${PREFIX}debian:$suite in $((SECONDS - start))s"
 }
 
 ensure_debian() {
     local suite=${1%-slim}
     [[ " ${DEBIAN_SUITES[*]} " == *" $suite "* ]] || die "unsupported Debian suite: $suite"
-    with_image_lock "debian:$suite" have_or_build_debian "$suite"
-    ENSURED+=("debian:$suite" "debian:$suite-slim")
+    with_image_lock "${PREFIX}debian:$suite" have_or_build_debian "$suite"
+    ENSURED+=("${PREFIX}debian:$suite" "${PREFIX}debian:$suite-slim")
 }
 
 have_or_build_debian() {
-    have_or_pull "debian:$1" || build_debian_image "$1"
-    have_or_pull "debian:$1-slim" || "$DOCKER" tag "debian:$1" "debian:$1-slim"
+    have_or_pull "${PREFIX}debian:$1" || build_debian_image "$1"
+    have_or_pull "${PREFIX}debian:$1-slim" || "$DOCKER" tag "${PREFIX}debian:$1" "${PREFIX}debian:$1-slim"
 }
 
 ensure_python() {
@@ -207,35 +218,36 @@ ensure_python() {
     for arg in $recipe; do
         build_args+=(--build-arg "$arg")
     done
-    if ! have_or_pull "$image"; then
+    if ! have_or_pull "$PREFIX$image"; then
         ensure_debian "$suite"
         mirror=$(debian_mirror_url)
-        log "building $image from tests/images/$dir"
-        docker_build --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" \
-            -t "$image" "$IMAGES_DIR/$dir"
-        log "built $image in $((SECONDS - start))s"
+        log "building $PREFIX$image from tests/images/$dir"
+        docker_build "${PLATFORM_ARGS[@]}" --build-arg "DEBIAN_IMAGE=${PREFIX}debian" \
+            --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" -t "$PREFIX$image" "$IMAGES_DIR/$dir"
+        log "built $PREFIX$image in $((SECONDS - start))s"
     fi
-    ENSURED+=("$image")
+    ENSURED+=("$PREFIX$image")
 }
 
 # IMAGE [SUITE [CVE_PATCHES]]: the suite defaults to the tag's last word
 # (uwsgi-nginx-python:2.7-bookworm), the CVE patches to all.
 ensure_python27_base() {
     local image=$1 suite=${2:-${1##*-}} cve_patches=${3:-all} start=$SECONDS
-    if ! have_or_pull "$image"; then
+    if ! have_or_pull "$PREFIX$image"; then
         ensure_debian "$suite"
-        log "building $image from the Dockerfile's python2.7 stage on $suite (CVE patches: $cve_patches)"
-        SUITE=$suite IMAGE=$image "$TESTS_ENV_DIR/build-python2.7-base.sh" \
+        log "building $PREFIX$image from the Dockerfile's python2.7 stage on $suite (CVE patches: $cve_patches)"
+        SUITE=$suite IMAGE=$PREFIX$image "$TESTS_ENV_DIR/build-python2.7-base.sh" \
             --build-arg "PYTHON27_CVE_PATCHES=$cve_patches" \
             --label io.uwsgi-nginx.standin="$([[ $image == python:* ]] && echo true || echo false)" >&2
-        log "built $image in $((SECONDS - start))s"
+        log "built $PREFIX$image in $((SECONDS - start))s"
     fi
-    ENSURED+=("$image")
+    ENSURED+=("$PREFIX$image")
 }
 
 # Always (re)built: cheap when cached, and picks up Dockerfile changes.
 ensure_molecule() {
     local suite=$1 image="uwsgi-nginx-molecule:$1" start=$SECONDS
+    [[ -z $PREFIX ]] || die "the Molecule platforms run on the host's architecture only"
     ensure_debian "$suite"
     log "building $image"
     docker_build --build-arg "SUITE=$suite" -t "$image" "$IMAGES_DIR/molecule-platform"

@@ -4,12 +4,15 @@
 # machine cannot reach (Debian's base image, nginx.org's repository; the official python image
 # if PYTHON_IMAGE names one); stand-in servers are stopped again once the image is built. The
 # container is left running. By default the image runs on the Dockerfile's own CPython 2.7.18
-# with its CVE fixes, compiled in the same build.
+# with its CVE fixes, compiled in the same build. PLATFORM=linux/arm64: the image for arm64,
+# built and run under emulation, as arm64v8/uwsgi-nginx (its base images arm64v8/...).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IMAGE=${IMAGE:-uwsgi-nginx:python2.7}
+arch=$(platform_arch "${PLATFORM:-}")
+prefix=$(arch_image_prefix "$arch")
+IMAGE=${IMAGE:-${prefix}uwsgi-nginx:python2.7}
 PORT=${PORT:-8080}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python2.7}
 NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
@@ -18,16 +21,23 @@ NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
 engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 DOCKER=${engine%% *}
 export DOCKER DOCKER_BUILDKIT=1
+ensure_emulation "$arch"
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
 
-build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
 if [[ $PYTHON_IMAGE == python2.7 ]]; then
+    build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
     mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
+else
+    PYTHON_IMAGE=$prefix$PYTHON_IMAGE
+    build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+fi
+if [[ -n $prefix ]]; then
+    build_args+=(--platform "linux/$arch" --build-arg "DEBIAN_IMAGE=${prefix}debian")
 fi
 if [[ -z ${NGINX_REPO_URL:-} ]] && ! curl -fsS --max-time 10 -o /dev/null "$NGINX_KEY_URL_DEFAULT" 2>/dev/null; then
     log "nginx.org is out of reach: using a loopback stand-in for its repository"
     trap '"$TESTS_ENV_DIR/standins.sh" stop nginx-repo' EXIT
-    eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo "$(python_image_suite "$PYTHON_IMAGE")")"
+    eval "$("$TESTS_ENV_DIR/standins.sh" start-nginx-repo "$(python_image_suite "$PYTHON_IMAGE")" "$arch")"
     build_args+=(--build-arg "NGINX_REPO_URL=$NGINX_REPO_URL"
                  --build-arg "NGINX_SIGNING_KEY_URL=$NGINX_SIGNING_KEY_URL"
                  --build-arg "NGINX_KEY_FINGERPRINTS=$NGINX_KEY_FINGERPRINTS")

@@ -9,12 +9,15 @@
 #   IMAGE=my/python:2.7 make python2.7-base       # another tag
 #   PYTHON_SOURCE_URL=https://... make python2.7-base   # the tarball from elsewhere
 #   BUILD_CA_FILE=/path/to/proxy-ca.pem ...       # the `ca` build secret (default: the host's bundle)
+#   PLATFORM=linux/arm64 make python2.7-base      # arm64v8/uwsgi-nginx-python:2.7-bookworm, emulated
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SUITE=${SUITE:-bookworm}
-IMAGE=${IMAGE:-uwsgi-nginx-python:2.7-$SUITE}
+arch=$(platform_arch "${PLATFORM:-}")
+prefix=$(arch_image_prefix "$arch")
+IMAGE=${IMAGE:-${prefix}uwsgi-nginx-python:2.7-$SUITE}
 
 engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 DOCKER=${engine%% *}
@@ -23,6 +26,9 @@ export DOCKER DOCKER_BUILDKIT=1
 
 # --network host as in the image's builds, which then find this stage in the cache.
 build_args=(--network host --target python2.7 --build-arg "PYTHON27_SUITE=$SUITE")
+if [[ -n $prefix ]]; then
+    build_args+=(--platform "linux/$arch" --build-arg "DEBIAN_IMAGE=${prefix}debian")
+fi
 mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
 ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
 if [[ -s $ca_file ]]; then

@@ -130,6 +130,51 @@ python27_debian_source_url() {
     printf '%s/pool/main/p/python2.7/python2.7_2.7.18.orig.tar.gz\n' "$(debian_mirror_url)"
 }
 
+host_arch() {
+    dpkg --print-architecture
+}
+
+# The Debian architecture of a Docker platform ($1, else PLATFORM: linux/amd64, linux/arm64;
+# empty: the host's). Another architecture than the host's builds and runs under emulation.
+platform_arch() {
+    case ${1-${PLATFORM:-}} in
+        "") host_arch ;;
+        linux/amd64) echo amd64 ;;
+        linux/arm64 | linux/arm64/v8) echo arm64 ;;
+        *) die "unsupported platform: $1 (linux/amd64 or linux/arm64)" ;;
+    esac
+}
+
+# Official images for another architecture than the host's are published under its own
+# repository (arm64v8/debian, arm64v8/python): the stand-ins built here are named alike.
+arch_image_prefix() {
+    [[ $1 == "$(host_arch)" ]] && return 0
+    case $1 in
+        amd64) echo amd64/ ;;
+        arm64) echo arm64v8/ ;;
+    esac
+}
+
+# The prefix of PLATFORM's images (arm64v8/ for linux/arm64 on an amd64 host; none for the host's).
+platform_image_prefix() {
+    arch_image_prefix "$(platform_arch "${PLATFORM:-}")"
+}
+
+# Runs programs of architecture $1 under emulation if the host cannot: qemu-user-static from
+# Debian's packages, registered with binfmt_misc with its F flag (the interpreter opened once,
+# so it works inside containers and chroots).
+ensure_emulation() {
+    local arch=$1 qemu
+    [[ $arch == "$(host_arch)" ]] && return 0
+    qemu=$(case $arch in amd64) echo x86_64 ;; arm64) echo aarch64 ;; esac)
+    [[ -e /usr/lib/binfmt.d/qemu-$qemu.conf ]] || apt_install --no-install-recommends qemu-user-static
+    [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-$qemu ]]; then
+        log "registering qemu-$qemu with binfmt_misc"
+        grep -v '^#' "/usr/lib/binfmt.d/qemu-$qemu.conf" >/proc/sys/fs/binfmt_misc/register
+    fi
+}
+
 # The Debian suite of the Dockerfile's python2.7 stage (its PYTHON27_SUITE).
 dockerfile_python27_suite() {
     sed -n 's/^ARG PYTHON27_SUITE=//p' "$REPO_ROOT/Dockerfile"

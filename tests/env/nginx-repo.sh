@@ -3,15 +3,17 @@
 # suite one `nginx` package repacked from that suite's nginx-core (bookworm on:
 # nginx) + nginx-common.
 #
-#   tests/env/nginx-repo.sh SUITE[,SUITE...] OUTDIR
-#   tests/env/nginx-repo.sh bullseye,bookworm,trixie OUTDIR
+#   tests/env/nginx-repo.sh SUITE[,SUITE...] OUTDIR [ARCH[,ARCH...]]
+#   tests/env/nginx-repo.sh bullseye,bookworm,trixie OUTDIR amd64,arm64
+#
+# ARCH: Debian architectures, nginx.org's amd64 and arm64 (default: the host's).
 #
 # Result (a loopback stand-in for https://nginx.org/packages and its key), for
 # every SUITE, all signed by one key as nginx.org's are:
 #   OUTDIR/packages/debian/dists/SUITE/{Release,InRelease,Release.gpg}
-#   OUTDIR/packages/debian/dists/SUITE/nginx/binary-amd64/Packages{,.gz}
+#   OUTDIR/packages/debian/dists/SUITE/nginx/binary-ARCH/Packages{,.gz}
 #     (listing SUITE's package only)
-#   OUTDIR/packages/debian/pool/nginx/n/nginx/nginx_<ver>-1~SUITE_amd64.deb
+#   OUTDIR/packages/debian/pool/nginx/n/nginx/nginx_<ver>-1~SUITE_ARCH.deb
 #     (with nginx.org's systemd unit, nginx.service, and no maintainer scripts:
 #     installing it starts nothing)
 #   OUTDIR/packages/mainline/debian/...          (same again, mainline channel)
@@ -21,7 +23,7 @@
 # The Debian .debs come from the host's configured Debian mirror (read from the
 # host apt configuration at run time) through a private apt configuration, so
 # the host's apt state is untouched; they are cached in
-# ${UWSGI_NGINX_STATE_DIR:-/var/tmp/uwsgi-nginx-test}/debs/SUITE.
+# ${UWSGI_NGINX_STATE_DIR:-/var/tmp/uwsgi-nginx-test}/debs/SUITE-ARCH.
 # A fresh throwaway signing key is generated on every run and its private part
 # deleted afterwards. All logging goes to stderr; nothing is printed on stdout.
 set -euo pipefail
@@ -30,7 +32,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tests/env/lib.sh
 . "$HERE/lib.sh"  # STATE_DIR, apt_install (log and die are this script's own, below)
 DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-ARCH=amd64
+# The architecture being packaged (main's loop sets it), and all of them (the Release's).
+ARCH=
+ARCHES=()
 WORK=""
 
 log() { printf 'nginx-repo: %s\n' "$*" >&2; }
@@ -93,7 +97,7 @@ private_apt() {
 }
 
 download_debian_debs() {
-    local suite="$1" cache="$2" root="$WORK/apt-$1" main security
+    local suite="$1" cache="$2" root="$WORK/apt-$1-$ARCH" main security
     read -r main security < <(python3 "$HERE/loopback.py" mirrors)
     mkdir -p "$root/lists/partial" "$root/cache/archives/partial" \
         "$root/preferences.d" "$root/download"
@@ -318,7 +322,7 @@ write_release() {
         -o APT::FTPArchive::Release::Label=nginx \
         -o APT::FTPArchive::Release::Suite="$suite" \
         -o APT::FTPArchive::Release::Codename="$suite" \
-        -o APT::FTPArchive::Release::Architectures="$ARCH" \
+        -o APT::FTPArchive::Release::Architectures="${ARCHES[*]}" \
         -o APT::FTPArchive::Release::Components=nginx \
         -o APT::FTPArchive::Release::Description="nginx.org layout, local test stand-in" \
         release "$dists" >"$WORK/Release"
@@ -340,19 +344,25 @@ build_channel() {  # $1 channel root, $2 fingerprint, $3 directory of .debs, $4.
     mkdir -p "$channel/pool/nginx/n/nginx"
     cp "$debs"/*.deb "$channel/pool/nginx/n/nginx/"
     for suite in "$@"; do
-        write_indexes "$channel" "$suite"
+        for ARCH in "${ARCHES[@]}"; do
+            write_indexes "$channel" "$suite"
+        done
         write_release "$channel" "$suite"
         sign_release "$channel" "$suite" "$fpr"
     done
 }
 
 main() {
-    [[ $# -eq 2 ]] || die "usage: $0 SUITE[,SUITE...] OUTDIR"
+    [[ $# -eq 2 || $# -eq 3 ]] || die "usage: $0 SUITE[,SUITE...] OUTDIR [ARCH[,ARCH...]]"
     local out="$2" suites suite cache fpr
     IFS=, read -r -a suites <<<"$1"
+    IFS=, read -r -a ARCHES <<<"${3:-$(dpkg --print-architecture)}"
     ((${#suites[@]})) || die "no suite given"
     for suite in "${suites[@]}"; do
         [[ "$suite" =~ ^[a-z]+$ ]] || die "bad suite name: $suite"
+    done
+    for ARCH in "${ARCHES[@]}"; do
+        [[ "$ARCH" == amd64 || "$ARCH" == arm64 ]] || die "not an architecture nginx.org builds for: $ARCH"
     done
     require_tools
     mkdir -p "$out" "$STATE_DIR"
@@ -361,18 +371,20 @@ main() {
     trap cleanup EXIT
     export GNUPGHOME="$WORK/gnupg"  # throwaway, deleted by cleanup
 
-    for suite in "${suites[@]}"; do
-        cache="$STATE_DIR/debs/$suite"
-        # One download into the cache at a time (runs of this script may overlap).
-        (
-            flock 9
-            if cached_debs_present "$cache"; then
-                log "using cached Debian packages in $cache"
-            else
-                download_debian_debs "$suite" "$cache"
-            fi
-        ) 9>"$STATE_DIR/debs-$suite.lock"
-        build_package "$cache" "$suite" "$WORK/deb"
+    for ARCH in "${ARCHES[@]}"; do
+        for suite in "${suites[@]}"; do
+            cache="$STATE_DIR/debs/$suite-$ARCH"
+            # One download into the cache at a time (runs of this script may overlap).
+            (
+                flock 9
+                if cached_debs_present "$cache"; then
+                    log "using cached Debian packages in $cache"
+                else
+                    download_debian_debs "$suite" "$cache"
+                fi
+            ) 9>"$STATE_DIR/debs-$suite-$ARCH.lock"
+            build_package "$cache" "$suite" "$WORK/deb"
+        done
     done
 
     fpr="$(make_signing_key)"
@@ -383,7 +395,7 @@ main() {
     printf '%s\n' "$fpr" >"$out/fingerprint"
     build_channel "$out/packages/debian" "$fpr" "$WORK/deb" "${suites[@]}"
     build_channel "$out/packages/mainline/debian" "$fpr" "$WORK/deb" "${suites[@]}"
-    log "repository ready in $out (${suites[*]}; key $fpr)"
+    log "repository ready in $out (${suites[*]}; ${ARCHES[*]}; key $fpr)"
 }
 
 main "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Loopback stand-ins for upstreams this machine cannot reach.
 #
-#   tests/env/standins.sh start-nginx-repo [SUITE[,SUITE...]]  # nginx.org apt repo + key
+#   tests/env/standins.sh start-nginx-repo [SUITE[,SUITE...] [ARCH[,ARCH...]]]  # nginx.org apt repo + key
 #   tests/env/standins.sh start-debian-archive                 # archive.debian.org proxy
 #   tests/env/standins.sh stop NAME                            # nginx-repo | debian-archive
 #   tests/env/standins.sh stop-all
@@ -28,14 +28,14 @@ usage() {
 loopback() { python3 "$HERE/loopback.py" "$@"; }
 
 start_nginx_repo() {
-    local suite="${1:-bullseye}" repo url fpr
-    repo="$STATE_DIR/nginx-repo-${suite//,/-}"
+    local suite="${1:-bullseye}" arches="${2:-$(dpkg --print-architecture)}" repo url fpr
+    repo="$STATE_DIR/nginx-repo-${suite//,/-}-${arches//,/-}"
     # Stop first: the repository is rebuilt (new key) under the running server.
     loopback stop --name nginx-repo --state-dir "$STATE_DIR"
-    bash "$HERE/nginx-repo.sh" "$suite" "$repo" >&2
+    bash "$HERE/nginx-repo.sh" "$suite" "$repo" "$arches" >&2
     fpr="$(cat "$repo/fingerprint")"
     url="$(loopback serve "$repo" --name nginx-repo --state-dir "$STATE_DIR")"
-    echo "standins: nginx-repo ($suite) serving $repo at $url" >&2
+    echo "standins: nginx-repo ($suite; $arches) serving $repo at $url" >&2
     printf 'NGINX_REPO_URL=%s/packages\n' "$url"
     printf 'NGINX_SIGNING_KEY_URL=%s/keys/nginx_signing.key\n' "$url"
     printf 'NGINX_KEY_FINGERPRINTS=%s\n' "$fpr"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness.config import ENV_DIR, HOST_CA_BUNDLE, PYTHON27_STAGE, PYTHON_IMAGE, REPO, STATE_DIR
+from harness.config import ENV_DIR, HOST_CA_BUNDLE, PLATFORM, PYTHON27_STAGE, PYTHON_IMAGE, REPO, STATE_DIR
 from harness.docker_client import docker
 
 
@@ -14,7 +14,8 @@ def base_image(run, image):
     """A base image (python:<version>-slim, debian:<suite>, molecule:<suite>; for the python2.7
     stage, its debian:<suite>), built by the project's script where missing (the molecule
     platforms rebuilt from cache, picking up changes to their Dockerfile), once in a run. The
-    script's log: base-images.log in the state directory."""
+    script's log: base-images.log in the state directory. Its name: for another PLATFORM than
+    the host's, with that architecture's prefix (arm64v8/python:3.14-slim)."""
     def ensure():
         log_path = STATE_DIR / "base-images.log"
         with open(log_path, "a") as log:
@@ -23,8 +24,18 @@ def base_image(run, image):
         if result.returncode != 0:
             pytest.fail("tests/env/base-images.sh %s failed; %s ends with:\n%s"
                         % (image, log_path, "".join(log_path.read_text().splitlines(True)[-40:])))
-        return image
+        return image if image == PYTHON27_STAGE else platform_image_prefix() + image
     return run.once("base-image-" + image, ensure)
+
+
+def platform_image_prefix():
+    return lib_sh("platform_image_prefix")
+
+
+def platform_build_arguments():
+    """docker build's arguments for PLATFORM, none for the host's."""
+    prefix = platform_image_prefix()
+    return ["--platform", PLATFORM, "--build-arg", "DEBIAN_IMAGE=%sdebian" % prefix] if prefix else []
 
 
 def make_build_ca(directory):
@@ -66,11 +77,11 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
         "NGINX_KEY_FINGERPRINTS": nginx_repo.fingerprint,
     }
     arguments.update(build_args)
-    base_image(run, arguments["PYTHON_IMAGE"])
+    arguments["PYTHON_IMAGE"] = base_image(run, arguments["PYTHON_IMAGE"])
     if arguments["PYTHON_IMAGE"] == PYTHON27_STAGE:
         arguments.setdefault("PYTHON_SOURCE_URL", python27_source_url())
     command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
-               "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag]
+               "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag, *platform_build_arguments()]
     for key, value in arguments.items():
         command += ["--build-arg", "%s=%s" % (key, value)]
     return docker(*command, str(REPO), check=False, timeout=1800)

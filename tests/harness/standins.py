@@ -6,21 +6,24 @@ import loopback
 import pytest
 
 from harness.config import ENV_DIR, NGINX_REPO_SUITES
+from harness.images import lib_sh
 
 
 def start_nginx_repo(run):
     """A signed apt repository in nginx.org's layout on 127.0.0.1, one key signing a package
     for each of NGINX_REPO_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
-    image and platform."""
+    image, for the host's architecture and PLATFORM's."""
     directory = run.directory / "nginx-repo"
-    made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(NGINX_REPO_SUITES), str(directory)],
-                          capture_output=True, text=True)
+    architectures = sorted({lib_sh("host_arch"), lib_sh("platform_arch")})
+    made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(NGINX_REPO_SUITES), str(directory),
+                           ",".join(architectures)], capture_output=True, text=True)
     if made.returncode != 0:
         pytest.fail("tests/env/nginx-repo.sh failed:\n" + made.stderr[-4000:], pytrace=False)
     url = loopback.start_static("nginx-repo", str(directory), str(run.directory))
     versions = {}
     for suite in NGINX_REPO_SUITES:
-        packages = (directory / "packages/debian/dists" / suite / "nginx/binary-amd64/Packages").read_text()
+        index = directory / "packages/debian/dists" / suite / ("nginx/binary-%s/Packages" % architectures[0])
+        packages = index.read_text()
         versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
                                if line.startswith("Version:"))
     return {"url": url + "/packages", "key_url": url + "/keys/nginx_signing.key",
