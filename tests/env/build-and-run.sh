@@ -4,12 +4,12 @@
 # machine cannot reach (Debian's base image, nginx.org's repository; the official python image
 # if PYTHON_IMAGE names one); stand-in servers are stopped again once the image is built. The
 # container is left running. By default the image runs on the Dockerfile's own CPython 2.7.18
-# with its CVE fixes, compiled in the same build.
+# with its CVE fixes, compiled in the same build. Tagged after the base's Python
+# (uwsgi-nginx:python2.7, uwsgi-nginx:python3.14, ...) unless IMAGE names the tag.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-IMAGE=${IMAGE:-uwsgi-nginx:python2.7}
 PORT=${PORT:-8080}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python2.7}
 NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
@@ -19,6 +19,7 @@ engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 DOCKER=${engine%% *}
 export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
+IMAGE=${IMAGE:-$(run_image_tag "$PYTHON_IMAGE")}
 
 build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
 if [[ $PYTHON_IMAGE == python2.7 ]]; then

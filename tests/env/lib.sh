@@ -145,6 +145,23 @@ python_image_suite() {
     fi
 }
 
+# The Python version (major.minor) of the image PYTHON_IMAGE names, asked of its interpreter (the
+# python2.7 stage, which is not an image before the build: 2.7).
+python_image_version() {
+    if [[ $1 == python2.7 ]]; then
+        echo 2.7
+    else
+        "$DOCKER" run --rm --entrypoint python "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+    fi
+}
+
+# `make run`'s tag of the image on PYTHON_IMAGE: uwsgi-nginx:python2.7, uwsgi-nginx:python3.14, ...
+run_image_tag() {
+    local version
+    version=$(python_image_version "$1") || die "no Python version from $1"
+    printf 'uwsgi-nginx:python%s\n' "$version"
+}
+
 # The build argument for CPython 2.7's source, one word a line: PYTHON_SOURCE_URL if set; else
 # the Debian mirror's copy when python.org (the Dockerfile's default) is out of reach; else none.
 python27_source_build_args() {
