@@ -34,6 +34,7 @@ PEERS_IMAGE=${PEERS_IMAGE:-uwsgi-nginx-bench-peers:python$python_version}
 
 # What both builds take: the base, the index pip uses, the CA secret.
 common=(--network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+mapfile -t -O "${#common[@]}" common < <(image_label_build_args "$PYTHON_IMAGE")
 if [[ -n ${PIP_INDEX_URL:-} ]]; then
     common+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
 fi

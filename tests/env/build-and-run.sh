@@ -5,7 +5,8 @@
 # if PYTHON_IMAGE names one); stand-in servers are stopped again once the image is built. The
 # container is left running. By default the image runs on the Dockerfile's own CPython 2.7.18
 # with its CVE fixes, compiled in the same build. Tagged after the base's Python
-# (uwsgi-nginx:python2.7, uwsgi-nginx:python3.14, ...) unless IMAGE names the tag.
+# (uwsgi-nginx:python2.7, uwsgi-nginx:python3.14, ...) unless IMAGE names the tag; labelled with
+# the commit it was built from.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +23,7 @@ export DOCKER DOCKER_BUILDKIT=1
 IMAGE=${IMAGE:-$(run_image_tag "$PYTHON_IMAGE")}
 
 build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+mapfile -t -O "${#build_args[@]}" build_args < <(image_label_build_args "$PYTHON_IMAGE")
 if [[ $PYTHON_IMAGE == python2.7 ]]; then
     mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
 fi

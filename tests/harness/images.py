@@ -69,6 +69,10 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
     }
     arguments.update(build_args)
     base_image(run, arguments["PYTHON_IMAGE"])
+    # The labels' arguments, as `make run` gives them (docs/building.md, "Labels").
+    label_args = lib_sh("image_label_build_args", arguments["PYTHON_IMAGE"]).splitlines()[1::2]
+    for key, value in (argument.split("=", 1) for argument in label_args):
+        arguments.setdefault(key, value)
     if arguments["PYTHON_IMAGE"] == PYTHON27_STAGE:
         arguments.setdefault("PYTHON_SOURCE_URL", python27_source_url())
     command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
