@@ -221,3 +221,19 @@ CMD ["run-supervisord"]
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 CMD ["uwsgi-nginx-healthcheck"]
 
 COPY app /app
+
+# The image's OCI labels (docs/building.md, "Labels"), last, so that a new commit changes no
+# layer. IMAGE_VERSION is the VERSION file's (tests/test_docs.py keeps them equal); `make run`
+# and the tests give the revision, and the base's name where PYTHON_IMAGE is the python2.7 stage.
+ARG PYTHON_IMAGE
+ARG IMAGE_VERSION=1.0.0
+ARG IMAGE_REVISION=""
+ARG IMAGE_SOURCE=""
+ARG IMAGE_BASE_NAME=${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="uwsgi-nginx" \
+      org.opencontainers.image.description="uWSGI and nginx under supervisord for a Python web app, built by an Ansible playbook" \
+      org.opencontainers.image.version="${IMAGE_VERSION}" \
+      org.opencontainers.image.revision="${IMAGE_REVISION}" \
+      org.opencontainers.image.source="${IMAGE_SOURCE}" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.base.name="${IMAGE_BASE_NAME}"

@@ -20,9 +20,10 @@ test:
 check:
 	tests/check.sh $(PYTEST_ARGS)
 
-# The tests that touch Swarm, load and timing, RUNS times in a row (default 10), each run as
-# `make test` runs them; a summary of every run in results/ (arguments: PYTEST_ARGS=..., files
-# in place of tests/test_swarm.py tests/test_load.py tests/test_hostile.py). tests/repeat.sh.
+# The tests that touch Swarm, Compose, load and timing, RUNS times in a row (default 10), each
+# run as `make test` runs them; a summary of every run in results/ (arguments: PYTEST_ARGS=...,
+# files in place of tests/test_swarm.py tests/test_compose.py tests/test_load.py
+# tests/test_hostile.py). tests/repeat.sh.
 test-repeat:
 	tests/repeat.sh $(PYTEST_ARGS)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test-repeat`: the tests that touch Swarm, load and timing, RUNS times in a row (default
-# 10), each run as `make test` runs them (tests/run.sh: pytest's workers, exclusive tests alone).
+# `make test-repeat`: the tests that touch Swarm, Compose, load and timing, RUNS times in a row
+# (default 10), each run as `make test` runs them (tests/run.sh: pytest's workers, exclusive
+# tests alone).
 # Arguments go to pytest in place of the default files. Writes each run's log, and a summary of
 # every run (its outcome, time, failed tests and the figures the tests print), to RESULTS_DIR
 # (default results/repeat-<date>); exits non-zero if any run failed.
@@ -12,7 +13,7 @@ cd "$REPO_ROOT" || exit
 runs=${RUNS:-10}
 results=${RESULTS_DIR:-results/repeat-$(date -u +%Y%m%dT%H%M%SZ)}
 if (($# == 0)); then
-    set -- tests/test_swarm.py tests/test_load.py tests/test_hostile.py
+    set -- tests/test_swarm.py tests/test_compose.py tests/test_load.py tests/test_hostile.py
 fi
 mkdir -p "$results"
 summary=$results/summary.md

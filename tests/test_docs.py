@@ -1,6 +1,9 @@
 """The project's Markdown as a reader meets it: every commit it cites is in the history, and
 every table's rows have as many cells as its header, none of which is empty, and none ends
-short (an empty last cell)."""
+short (an empty last cell). The release: the version in the VERSION file, the Dockerfile's
+default for the image's version label, and CHANGELOG.md in Keep a Changelog's form, its newest
+release that version."""
+import datetime
 import re
 import subprocess
 
@@ -67,3 +70,45 @@ def test_every_table_row_has_its_headers_cells():
                 elif cells(row)[-1] == "":
                     wrong.append("%s its last cell empty" % where)
     assert wrong == []
+
+
+# --- the release: its version in one place (VERSION), the CHANGELOG in Keep a Changelog's form ---
+
+VERSION = (REPO / "VERSION").read_text().strip()
+# A release's heading, and the kinds of change Keep a Changelog 1.1.0 sorts them into.
+RELEASE_HEADING = re.compile(r"## \[(\d+)\.(\d+)\.(\d+)\] - (\d{4}-\d{2}-\d{2})$")
+CHANGE_KINDS = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
+
+
+def changelog_releases():
+    """[(heading, [its ### headings])] of CHANGELOG.md, in order."""
+    releases = []
+    for line in (REPO / "CHANGELOG.md").read_text().splitlines():
+        if line.startswith("## "):
+            releases.append((line, []))
+        elif line.startswith("### "):
+            assert releases, "%r before any release" % line
+            releases[-1][1].append(line[4:])
+    return releases
+
+
+def test_the_version_is_semantic_and_the_dockerfiles_default():
+    assert re.fullmatch(r"\d+\.\d+\.\d+", VERSION), VERSION
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.findall(r"^ARG IMAGE_VERSION=(.*)$", dockerfile, re.M) == [VERSION]
+
+
+def test_the_changelog_is_in_keep_a_changelog_form_its_newest_release_the_version():
+    releases = changelog_releases()
+    assert releases[0][0] == "## [Unreleased]", releases[0]
+    headings = [RELEASE_HEADING.fullmatch(heading) for heading, _ in releases[1:]]
+    assert headings and all(headings), [heading for heading, _ in releases[1:]]
+    assert "%s.%s.%s" % headings[0].groups()[:3] == VERSION
+    # Newest first: versions and dates going down, each date a real one.
+    versions = [tuple(map(int, match.groups()[:3])) for match in headings]
+    dates = [datetime.date.fromisoformat(match.group(4)) for match in headings]
+    assert versions == sorted(versions, reverse=True) and len(set(versions)) == len(versions), versions
+    assert dates == sorted(dates, reverse=True), dates
+    for heading, kinds in releases:
+        assert set(kinds) <= CHANGE_KINDS and len(set(kinds)) == len(kinds), (heading, kinds)
+    assert all(kinds for _, kinds in releases[1:]), "a release that says nothing changed"

@@ -1,12 +1,14 @@
 """The image, black-box: built by the playbook with every default, run, and looked into."""
+import json
 import re
+import subprocess
 import uuid
 
 import pytest
 
-from harness.config import PYTHON_IMAGE
+from harness.config import PYTHON27_STAGE, PYTHON_IMAGE, PYTHONS_DEFAULT_AND_314, REPO
 from harness.docker_client import docker
-from harness.images import debian_suite, python_version
+from harness.images import debian_suite, dockerfile_python27_suite, python_image_build, python_version
 from harness.waits import wait_for
 
 HELLO = "Hello World from a default Nginx uWSGI Python %s app in a Docker container (default)" % (
@@ -65,6 +67,23 @@ def test_no_build_tools_in_the_final_image(image):
     for what, check in checks.items():
         result = docker("run", "--rm", "--entrypoint", "sh", image, "-c", check, check=False)
         assert result.returncode != 0, "%s found in the image: %s" % (what, result.stdout)
+
+
+@pytest.mark.parametrize("python_image", PYTHONS_DEFAULT_AND_314)
+def test_the_image_carries_its_oci_labels(run, build_ca, nginx_repo, python_image):
+    image = python_image_build(run, build_ca, nginx_repo, python_image)[0]
+    labels = json.loads(docker("image", "inspect", "--format", "{{json .Config.Labels}}", image).stdout)
+    prefix = "org.opencontainers.image."
+    oci = {key[len(prefix):]: value for key, value in labels.items() if key.startswith(prefix)}
+    assert oci.pop("description").startswith("uWSGI and nginx"), oci
+    revision = oci.pop("revision")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    # The work tree's commit, -dirty when it differs from it (it may have changed since the build).
+    assert re.fullmatch(re.escape(head) + "(-dirty)?", revision), (revision, head)
+    base = "debian:%s-slim" % dockerfile_python27_suite() if python_image == PYTHON27_STAGE else python_image
+    assert (REPO / "LICENSE").read_text().startswith("MIT License\n")
+    assert oci == {"title": "uwsgi-nginx", "version": (REPO / "VERSION").read_text().strip(), "source": "",
+                   "licenses": "MIT", "base.name": base}
 
 
 def test_nginx_comes_from_the_configured_repository(built_image, nginx_repo):

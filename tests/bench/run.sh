@@ -10,8 +10,6 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/../env/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../env/lib.sh"
 
-IMAGE=${IMAGE:-uwsgi-nginx:bench}
-PEERS_IMAGE=${PEERS_IMAGE:-uwsgi-nginx-bench-peers:latest}
 # The peers' image builds on an image, not on the Dockerfile's python2.7 stage: by default the
 # same stage, built first as an image (make python2.7-base).
 PYTHON_IMAGE=${PYTHON_IMAGE:-uwsgi-nginx-python:2.7-$(dockerfile_python27_suite)}
@@ -29,9 +27,14 @@ read -r DOCKER started_dockerd <<<"$engine"
 export DOCKER DOCKER_BUILDKIT=1
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
 ensure_wrk
+# Tagged after the base's Python, apart from `make run`'s: uwsgi-nginx:bench-python2.7, ...
+python_version=$(python_image_version "$PYTHON_IMAGE")
+IMAGE=${IMAGE:-uwsgi-nginx:bench-python$python_version}
+PEERS_IMAGE=${PEERS_IMAGE:-uwsgi-nginx-bench-peers:python$python_version}
 
 # What both builds take: the base, the index pip uses, the CA secret.
 common=(--network host --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+mapfile -t -O "${#common[@]}" common < <(image_label_build_args "$PYTHON_IMAGE")
 if [[ -n ${PIP_INDEX_URL:-} ]]; then
     common+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
 fi

@@ -4,15 +4,17 @@
 # machine cannot reach (Debian's base image, nginx.org's repository; the official python image
 # if PYTHON_IMAGE names one); stand-in servers are stopped again once the image is built. The
 # container is left running. By default the image runs on the Dockerfile's own CPython 2.7.18
-# with its CVE fixes, compiled in the same build. PLATFORM=linux/arm64: the image for arm64,
-# built and run under emulation, as arm64v8/uwsgi-nginx (its base images arm64v8/...).
+# with its CVE fixes, compiled in the same build. Tagged after the base's Python
+# (uwsgi-nginx:python2.7, uwsgi-nginx:python3.14, ...) unless IMAGE names the tag; labelled with
+# the commit it was built from. PLATFORM=linux/arm64: the image for arm64, built and run under
+# emulation, named as Docker Hub names another architecture's (arm64v8/uwsgi-nginx:python2.7),
+# on base images named alike (arm64v8/debian, arm64v8/python).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 arch=$(platform_arch "${PLATFORM:-}")
 prefix=$(arch_image_prefix "$arch")
-IMAGE=${IMAGE:-${prefix}uwsgi-nginx:python2.7}
 PORT=${PORT:-8080}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python2.7}
 NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
@@ -23,13 +25,15 @@ DOCKER=${engine%% *}
 export DOCKER DOCKER_BUILDKIT=1
 ensure_emulation "$arch"
 "$TESTS_ENV_DIR/base-images.sh" "$PYTHON_IMAGE"
-
-if [[ $PYTHON_IMAGE == python2.7 ]]; then
-    build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
-    mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
-else
+if [[ $PYTHON_IMAGE != python2.7 ]]; then
     PYTHON_IMAGE=$prefix$PYTHON_IMAGE
-    build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+fi
+IMAGE=${IMAGE:-$prefix$(run_image_tag "$PYTHON_IMAGE")}
+
+build_args=(--build-arg "PYTHON_IMAGE=$PYTHON_IMAGE")
+mapfile -t -O "${#build_args[@]}" build_args < <(image_label_build_args "$PYTHON_IMAGE")
+if [[ $PYTHON_IMAGE == python2.7 ]]; then
+    mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
 fi
 if [[ -n $prefix ]]; then
     build_args+=(--platform "linux/$arch" --build-arg "DEBIAN_IMAGE=${prefix}debian")

@@ -190,6 +190,51 @@ python_image_suite() {
     fi
 }
 
+# The Python version (major.minor) of the image PYTHON_IMAGE names, asked of its interpreter (the
+# python2.7 stage, which is not an image before the build: 2.7).
+python_image_version() {
+    if [[ $1 == python2.7 ]]; then
+        echo 2.7
+    else
+        "$DOCKER" run --rm --entrypoint python "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+    fi
+}
+
+# `make run`'s tag of the image on PYTHON_IMAGE: uwsgi-nginx:python2.7, uwsgi-nginx:python3.14, ...
+run_image_tag() {
+    local version
+    version=$(python_image_version "$1") || die "no Python version from $1"
+    printf 'uwsgi-nginx:python%s\n' "$version"
+}
+
+# The image the final image is based on, for its org.opencontainers.image.base.name label: the
+# python2.7 stage's Debian, or PYTHON_IMAGE.
+python_image_base_name() {
+    if [[ $1 == python2.7 ]]; then
+        printf '%sdebian:%s-slim\n' "$(platform_image_prefix)" "$(dockerfile_python27_suite)"
+    else
+        printf '%s\n' "$1"
+    fi
+}
+
+# The commit the build context is (HEAD), with -dirty when the work tree differs from it (a
+# change or a file git does not ignore); nothing outside a git work tree.
+source_revision() {
+    local revision
+    revision=$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null) || return 0
+    if [[ -n $(git -C "$REPO_ROOT" status --porcelain) ]]; then
+        revision+=-dirty
+    fi
+    printf '%s\n' "$revision"
+}
+
+# The build arguments of the image's labels that a build from this work tree knows and the
+# Dockerfile cannot (docs/building.md, "Labels"), one word a line, for the image on PYTHON_IMAGE.
+image_label_build_args() {
+    printf '%s\n' --build-arg "IMAGE_REVISION=$(source_revision)" \
+        --build-arg "IMAGE_BASE_NAME=$(python_image_base_name "$1")"
+}
+
 # The build argument for CPython 2.7's source, one word a line: PYTHON_SOURCE_URL if set; else
 # the Debian mirror's copy when python.org (the Dockerfile's default) is out of reach; else none.
 python27_source_build_args() {

@@ -1,5 +1,6 @@
 """Base images and image builds: the base images the project's script builds, the `ca` build
 secret, `docker build` of the repository, the python2.7 stage."""
+import os
 import re
 import subprocess
 import time
@@ -7,7 +8,7 @@ import time
 import pytest
 
 from harness.config import ENV_DIR, HOST_CA_BUNDLE, PLATFORM, PYTHON27_STAGE, PYTHON_IMAGE, REPO, STATE_DIR
-from harness.docker_client import docker
+from harness.docker_client import DOCKER, docker
 
 
 def base_image(run, image):
@@ -49,10 +50,11 @@ def make_build_ca(directory):
     return {"path": str(bundle), "marker": str(marker)}
 
 
-def lib_sh(function):
-    """What a function of tests/env/lib.sh prints."""
-    return subprocess.run(["bash", "-c", 'source "$1/lib.sh" && "$2"', "-", str(ENV_DIR), function],
-                          capture_output=True, text=True, check=True).stdout.strip()
+def lib_sh(function, *args):
+    """What a function of tests/env/lib.sh prints, given args."""
+    return subprocess.run(["bash", "-c", 'source "$1/lib.sh" && "${@:2}"', "-", str(ENV_DIR), function, *args],
+                          capture_output=True, text=True, check=True, env=dict(os.environ, DOCKER=DOCKER)
+                          ).stdout.strip()
 
 
 def python27_source_url():
@@ -78,6 +80,10 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
     }
     arguments.update(build_args)
     arguments["PYTHON_IMAGE"] = base_image(run, arguments["PYTHON_IMAGE"])
+    # The labels' arguments, as `make run` gives them (docs/building.md, "Labels").
+    label_args = lib_sh("image_label_build_args", arguments["PYTHON_IMAGE"]).splitlines()[1::2]
+    for key, value in (argument.split("=", 1) for argument in label_args):
+        arguments.setdefault(key, value)
     if arguments["PYTHON_IMAGE"] == PYTHON27_STAGE:
         arguments.setdefault("PYTHON_SOURCE_URL", python27_source_url())
     command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
