@@ -58,8 +58,10 @@ log "building $IMAGE"
 name=uwsgi-nginx-demo
 "$DOCKER" rm --force "$name" >/dev/null 2>&1 || true
 "$DOCKER" run --detach --name "$name" --publish "127.0.0.1:$PORT:80" "$IMAGE" >/dev/null
+# Under emulation every program starts several times slower.
+wait_seconds=$([[ -n $prefix ]] && echo 300 || echo 30)
 log "waiting for http://127.0.0.1:$PORT/"
-for _ in $(seq 60); do
+for _ in $(seq $((wait_seconds * 2))); do
     if curl -fsS --max-time 2 "http://127.0.0.1:$PORT/" 2>/dev/null; then
         echo
         log "container $name serves http://127.0.0.1:$PORT/ (stop it with: $DOCKER rm -f $name)"
@@ -72,4 +74,4 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 "$DOCKER" logs "$name" >&2
-die "no answer from http://127.0.0.1:$PORT/ within 30 s"
+die "no answer from http://127.0.0.1:$PORT/ within $wait_seconds s"
