@@ -9,6 +9,7 @@ DATA_DIR = os.environ.get("APP_DATA_DIR", "/var/lib/app")
 # Give your own in production: docker run -e DJANGO_SECRET_KEY=...
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "insecure-example-key-set-DJANGO_SECRET_KEY")
 DEBUG = os.environ.get("DJANGO_DEBUG") == "1"
+# The host names the site answers to: docker run -e DJANGO_ALLOWED_HOSTS=example.org,www.example.org
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
 
 INSTALLED_APPS = ["django.contrib.staticfiles", "visits"]
