@@ -128,10 +128,14 @@ def unread_files(config, program):
 
 
 def sha256(path):
+    """The file's sha256 in hex; None when it cannot be read (the build's files can, by anyone)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as contents:
-        for block in iter(lambda: contents.read(65536), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as contents:
+            for block in iter(lambda: contents.read(65536), b""):
+                digest.update(block)
+    except (IOError, OSError):
+        return None
     return digest.hexdigest()
 
 
