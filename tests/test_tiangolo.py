@@ -2,6 +2,7 @@
 tests lay them out, served by this image unchanged. Each container mounts an app of its own."""
 import gzip
 import json
+import re
 import urllib.request
 
 from harness.waits import wait_for
@@ -57,6 +58,25 @@ def test_what_prestart_exports_reaches_the_app(image, start_container, tmp_path)
     assert (seen.get("DATABASE_URL"), seen.get("GREETING")) == ("sqlite:////tmp/app.db", "hello"), seen
 
 
+def test_what_the_app_prints_reaches_the_log_at_once(image_per_python, start_container, tmp_path):
+    """Theirs set PYTHONUNBUFFERED=1; this image does not, as uWSGI line-buffers the workers'
+    output itself: each request's line is in docker logs before the next request."""
+    directory = tmp_path / "printing"
+    directory.mkdir()
+    (directory / "main.py").write_text(
+        "def application(environ, start_response):\n"
+        "    print('printed for ' + environ['PATH_INFO'])\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [b'ok']\n")
+    directory.chmod(0o755)
+    container = start_container(image_per_python, *mount(directory))
+    container.wait_until_serving()
+    assert "PYTHONUNBUFFERED=" not in container.exec("env").stdout
+    for number in range(3):
+        assert container.get("/request-%d" % number)[0] == 200
+        wait_for(lambda: "printed for /request-%d" % number in container.logs(), 5, message="the line in the log")
+
+
 # An nginx.conf as their README has users start from: nginx's user, a relative include,
 # daemon off, their socket. Ours is told, in one line, what to change.
 THEIR_NGINX_CONF = """user nginx;
@@ -85,6 +105,55 @@ def test_their_nginx_conf_stops_the_start_saying_what_to_change(image, start_con
     for change in ("include /etc/nginx/uwsgi_params", 'leave out "daemon off;"', "unix:/run/uwsgi/uwsgi.sock",
                    "user www-data;"):
         assert change in hint, hint
+
+
+# Files of their image's layout that this one never reads: their /etc/uwsgi/uwsgi.ini (uWSGI
+# reads what a start renders), a program for their supervisord's conf.d (ours reads none) and
+# their /start.sh (their CMD; ours is run-supervisord).
+THEIR_UWSGI_INI = "[uwsgi]\nsocket = /tmp/uwsgi.sock\nchown-socket = nginx:nginx\nchmod-socket = 664\n"
+THEIR_PROGRAM = "[program:worker]\ncommand = python /app/worker.py\n"
+
+
+def test_their_etc_files_stop_the_start_naming_each(image, start_container, tmp_path):
+    etc = tmp_path / "etc"
+    (etc / "conf.d").mkdir(parents=True)
+    (etc / "uwsgi.ini").write_text(THEIR_UWSGI_INI)
+    (etc / "conf.d" / "worker.conf").write_text(THEIR_PROGRAM)
+    (etc / "start.sh").write_text("#!/bin/sh\nexec /usr/bin/supervisord\n")
+    for path in (etc, etc / "conf.d"):
+        path.chmod(0o755)
+    container = start_container(image, *mount(app_dir(tmp_path)),
+                                "--volume", "%s:/etc/uwsgi/uwsgi.ini:ro" % (etc / "uwsgi.ini"),
+                                "--volume", "%s:/etc/supervisor/conf.d:ro" % (etc / "conf.d"),
+                                "--volume", "%s:/start.sh:ro" % (etc / "start.sh"))
+    assert container.wait_exit(timeout=30) == 1
+    lines = container.logs().splitlines()
+    assert lines == [
+        "uwsgi-nginx-entrypoint: /etc/uwsgi/uwsgi.ini: not the file this image was built with, and no program "
+        "reads it (they read /run/uwsgi-nginx/uwsgi.ini, written at every start): put the app's uWSGI settings in "
+        "/app/uwsgi.ini (or the file UWSGI_INI names), which uWSGI reads after the image's "
+        "(docs/migrating-from-tiangolo.md)",
+        "uwsgi-nginx-entrypoint: /etc/supervisor/conf.d/worker.conf: this image's supervisord runs nginx and uWSGI "
+        "only, and reads no conf.d: run another program in a container of its own from the same image, docker run "
+        "IMAGE COMMAND (docs/migrating-from-tiangolo.md)",
+        "uwsgi-nginx-entrypoint: /start.sh: this image runs no /start.sh (its command is run-supervisord): what it "
+        "ran before supervisord goes in /app/prestart.sh (or the file PRE_START_PATH names), which runs at every "
+        "start (docs/migrating-from-tiangolo.md)"], lines
+    # Another command runs as given: the program in a container of its own.
+    worker = start_container(image, "--volume", "%s:/etc/supervisor/conf.d:ro" % (etc / "conf.d"),
+                             command=["python", "-c", "print('worker ran')"])
+    assert worker.wait_exit(timeout=30) == 0 and worker.logs() == "worker ran\n", worker.logs()
+
+
+def test_their_flask_app_without_flask_stops_naming_the_missing_module(image, start_container, tmp_path):
+    """Their Flask image bundled Flask; this one does not: an app that a FROM swap alone moves
+    here stops at start, uWSGI's traceback naming the module (need-app)."""
+    app = app_dir(tmp_path, {"main.py": "from flask import Flask\n\napp = Flask(__name__)\n"})
+    container = start_container(image, *mount(app))
+    assert container.wait_exit(timeout=60) != 0
+    logs = container.logs()
+    assert re.search(r"(ImportError|ModuleNotFoundError): No module named '?flask'?$", logs, re.M), logs
+    assert "run-supervisord: stopped because uwsgi FATAL" in logs, logs
 
 
 # --- what app authors expect ----------------------------------------------------------------

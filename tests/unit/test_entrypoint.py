@@ -120,6 +120,39 @@ class StartTest(Configured):
             'uwsgi-nginx-entrypoint: LISTEN_PORT="0": expected a whole number from 1 to 65535'])
         self.assertFalse(os.path.exists(self.path("state")))
 
+    def test_a_file_the_build_wrote_changed_since_stops_the_start_of_its_program_naming_it(self):
+        """tiangolo/uwsgi-nginx's /etc/uwsgi/uwsgi.ini copied over the build's: no program reads it."""
+        self.write("built.conf", "# as the build wrote it\n")
+        self.config["templates"][0].update(dest=self.path("built.conf"), unread_hint="use /app/app.conf")
+        self.config["built_files"] = {self.path("built.conf"): entrypoint.sha256(self.path("built.conf"))}
+        self.start()
+        self.write("built.conf", "[uwsgi]\nsocket = /tmp/uwsgi.sock\n")
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start()
+        self.assertEqual(str(raised.exception), (
+            "uwsgi-nginx-entrypoint: %s: not the file this image was built with, and no program reads it (they "
+            "read %s, written at every start): use /app/app.conf"
+            % (self.path("built.conf"), self.path("state/built.conf"))))
+        # nginx alone reads nothing of uWSGI's; a file the build did not write is no one's business.
+        entrypoint.start(self.config, {}, 1, 0, "nginx")
+        self.config["built_files"] = {self.path("built.conf"): ""}
+        self.start()
+
+    def test_a_file_an_unread_pattern_matches_stops_the_command_of_every_program(self):
+        """tiangolo/uwsgi-nginx's /etc/supervisor/conf.d/*.conf: run-NAME runs no supervisord."""
+        os.makedirs(self.path("conf.d"))
+        self.config["unread_files"] = [{"path": self.path("conf.d/*.conf"), "hint": "run it in a container"}]
+        self.write("conf.d/README", "not a .conf\n")
+        self.start()
+        self.write("conf.d/worker.conf", "[program:worker]\n")
+        self.write("conf.d/beat.conf", "[program:beat]\n")
+        with self.assertRaises(entrypoint.Stop) as raised:
+            self.start()
+        self.assertEqual(str(raised.exception).splitlines(), [
+            "uwsgi-nginx-entrypoint: %s: run it in a container" % self.path("conf.d/" + name)
+            for name in ("beat.conf", "worker.conf")])
+        entrypoint.start(self.config, {}, 1, 0, "uwsgi")
+
     def test_the_prestart_hook_runs_first_and_may_make_what_the_defaults_name(self):
         self.write("app/prestart.sh", "mkdir %s\n" % self.path("app/static"))
         self.start()

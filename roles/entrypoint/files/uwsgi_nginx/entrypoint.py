@@ -2,7 +2,10 @@
 
 Before the default command (run-supervisord), at every start:
   1. reads the settings the environment gives (LISTEN_PORT, UWSGI_PROCESSES, ...) and checks
-     each against the contract (settings.py); a bad one stops the container, one line each;
+     each against the contract (settings.py); a bad one stops the container, one line each; so
+     does a file where another image's users put theirs, which no program here reads (a file
+     the build wrote, since changed: tiangolo/uwsgi-nginx's /etc/uwsgi/uwsgi.ini; with every
+     program, one of the unread_files: supervisord's conf.d);
   2. creates the directories the roles' tmpfiles.d files describe, as systemd-tmpfiles does at
      boot on a host (/run may be a new tmpfs);
   3. runs the app's prestart hook, if there is one: a shell script sourced, so that what it
@@ -24,14 +27,18 @@ given, with nothing checked or written.
 
 The build describes all of it in one JSON file (the entrypoint role writes it): command,
 programs ([{name, command, stopsignal, stopwaitsecs}]), state_dir, template_dir, tmpfiles_dir,
-templates ([{role, template, dest, validate}]), replacements ({dest: file that replaces it when
-it exists}), healthcheck_url, nginx_alive_url, nginx_status_url and variables.
+templates ([{role, template, dest, validate, replacement_hint, unread_hint}]), replacements
+({dest: file that replaces it when it exists}), built_files ({dest: its sha256 as the build wrote
+it}), unread_files ([{path: a glob pattern, hint}]), healthcheck_url, nginx_alive_url,
+nginx_status_url and variables.
 
 With METRICS_PORT set, the command does not replace the entrypoint: the entrypoint binds that
 port and runs the command with the metrics exporter beside it (companion.py, metrics.py).
 Python 2.7 and 3."""
 from __future__ import print_function
 
+import glob
+import hashlib
 import json
 import os
 import re
@@ -97,6 +104,39 @@ def check_paths(variables, given, names):
         if name in given:
             raise stop("%s=%s: expected an existing %s" % (setting.env, settings.shown(value), setting.kind))
         variables[name] = ""
+
+
+def unread_files(config, program):
+    """Files where another image's users put them, which no program here reads, one line each:
+    a file a template's dest names that is not the one the build wrote (the programs read what
+    a start renders), for the templates of the programs starting; with every program, any file
+    an unread_files pattern matches."""
+    found = []
+    built = config.get("built_files", {})
+    for template in config["templates"]:
+        dest = template["dest"]
+        if program not in (None, template["role"]) or not built.get(dest) or not os.path.isfile(dest):
+            continue
+        if sha256(dest) != built[dest]:
+            found.append("%s: not the file this image was built with, and no program reads it (they read %s, "
+                         "written at every start): %s" % (dest, rendered_path(config, template),
+                                                          template.get("unread_hint", "remove it")))
+    if program is None:
+        for unread in config.get("unread_files", []):
+            found.extend("%s: %s" % (path, unread["hint"]) for path in sorted(glob.glob(unread["path"])))
+    return found
+
+
+def sha256(path):
+    """The file's sha256 in hex; None when it cannot be read (the build's files can, by anyone)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as contents:
+            for block in iter(lambda: contents.read(65536), b""):
+                digest.update(block)
+    except (IOError, OSError):
+        return None
+    return digest.hexdigest()
 
 
 def interpreter(path):
@@ -284,6 +324,9 @@ def start(config, environ, cpus, user_id, program=None):
         given = settings.from_environment(environ, variables, cpus, program and set([program, ROLE]))
     except settings.Invalid as invalid:
         raise stop(*invalid.args[0])
+    unread = unread_files(config, program)
+    if unread:
+        raise stop(*unread)
     # The app's directory is the container's working directory (the image's WORKDIR, /app, or
     # an image's own built on it): uWSGI changes into it and imports the app from it.
     if "uwsgi_app_dir" in variables and os.getcwd() != "/":
