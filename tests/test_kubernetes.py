@@ -249,8 +249,8 @@ def tmpfs_sizes(run_args):
 
 
 @pytest.mark.no_engine
-def test_the_locked_down_overlay_is_what_docs_security_says_the_image_needs():
-    rendered = render("locked-down")
+def test_the_base_is_locked_down_as_docs_security_says_the_image_needs():
+    rendered = render("base")
     container = the_container(rendered)
     context = security(rendered, container)
     # A user other than root, in group 0: the image's files and /run are group 0's.
@@ -440,9 +440,9 @@ def test_the_pod_runs_under_docker_as_rendered(overlay, image, start_container):
 
 @pytest.mark.no_engine
 def test_the_translation_reads_the_manifest():
-    """pod_run_args follows what the manifest says: its translation of the locked-down overlay
-    has each of its settings, and a field it does not know fails rather than be left out."""
-    rendered = render("locked-down")
+    """pod_run_args follows what the manifest says: its translation of the base has each of its
+    settings, and a field it does not know fails rather than be left out."""
+    rendered = render("base")
     args, command, port = pod_run_args(rendered)
     text = " ".join(args)
     assert command == [] and port == 8080
@@ -503,6 +503,9 @@ def test_the_split_pod_runs_under_docker_as_rendered(image, run, start_container
         assert {cmd.split(" ")[0] for _, _, _, cmd in image_processes(nginx)
                 if "python" not in cmd.split(" ")[0]} == {"nginx:"}
         assert uwsgi_workers(uwsgi) == 2 * math.ceil(quantity_cpus(specs["uwsgi"]["resources"]["limits"]["cpu"]))
+        # Both as the pod's user, not root: the sockets' volume, root's, used as it is.
+        for container in (nginx, uwsgi):
+            assert {uid for _, _, uid, _ in image_processes(container)} == {str(NON_ROOT_UID)}, container.name
         # Each container's metrics, on its own port of the pod's address.
         for name in ("nginx", "uwsgi"):
             [port] = [port["containerPort"] for port in specs[name]["ports"] if port["name"].startswith("metrics")]

@@ -85,6 +85,44 @@ class TmpfilesTest(Files):
         for path in ("data", "data/app.db", "data/uploads", "data/uploads/a.png"):
             self.assertEqual(os.lstat(os.path.join(self.root, path)).st_uid, nobody, path)
 
+    def test_as_another_user_a_mounted_directory_it_may_write_is_used_as_it_is(self):
+        """Kubernetes' emptyDir as a user other than root: root's, mode 0777, where the line says
+        0750. One it may not write is named."""
+        if os.geteuid() != 0:
+            self.skipTest("root makes the directories another user then meets")
+        mounted, closed = os.path.join(self.root, "mounted"), os.path.join(self.root, "closed")
+        for path, mode in ((mounted, 0o777), (closed, 0o755)):
+            os.makedirs(path)
+            os.chmod(path, mode)
+        os.chmod(self.root, 0o755)
+        for path in (mounted, closed):
+            self.file("%s.d/x.conf" % path, "d %s 0750 - -\n" % path)
+        self.assertEqual(self.as_nobody(lambda: system.make_directories(mounted + ".d")), "")
+        self.assertEqual(stat.S_IMODE(os.stat(mounted).st_mode), 0o777)
+        self.assertEqual(self.as_nobody(lambda: system.make_directories(closed + ".d")),
+                         "cannot prepare %s: Operation not permitted" % closed)
+
+    def as_nobody(self, function):
+        """What function raises (its message's first part), run in a child process as nobody."""
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(reader)
+            message = ""
+            try:
+                os.setgid(pwd.getpwnam("nobody").pw_gid)
+                os.setuid(pwd.getpwnam("nobody").pw_uid)
+                function()
+            except Exception as error:  # reported to the parent, which asserts on it
+                message = str(error).split(" (as uid")[0]
+            os.write(writer, message.encode("utf-8"))
+            os._exit(0)
+        os.close(writer)
+        with os.fdopen(reader, "rb") as output:
+            message = output.read().decode("utf-8")
+        os.waitpid(child, 0)
+        return message
+
     def test_a_directory_that_cannot_be_made_is_named(self):
         blocker = self.file("blocker", "a file where a directory should be")
         self.file("tmpfiles.d/x.conf", "d %s/sub\n" % blocker)

@@ -115,7 +115,9 @@ def make_directories(tmpfiles_dir):
     """Creates the tmpfiles.d directories, as systemd-tmpfiles does at boot on a host, with their
     mode and, as root, their owner; as another user, that user's (who needs /run writable: in
     group 0, which may write the image's /run and a tmpfs mounted there, or with a tmpfs of its
-    own there)."""
+    own there). As another user, a directory already there that is someone else's but this
+    user may write (a volume mounted there: Kubernetes' emptyDir, anyone's to write) is used as
+    it is."""
     as_root = os.geteuid() == 0
     for path, mode, user, group in tmpfiles_lines(tmpfiles_dir):
         mode = int(mode, 8) if mode != "-" else 0o755
@@ -126,7 +128,8 @@ def make_directories(tmpfiles_dir):
             if not os.path.isdir(path):
                 os.makedirs(path)
             status = os.stat(path)
-            if stat.S_IMODE(status.st_mode) != mode:
+            others_writable = not as_root and status.st_uid != os.geteuid() and os.access(path, os.W_OK | os.X_OK)
+            if stat.S_IMODE(status.st_mode) != mode and not others_writable:
                 os.chmod(path, mode)
             if as_root and (status.st_uid, status.st_gid) != owner:
                 os.chown(path, *owner)
