@@ -206,7 +206,11 @@ def renews_under_load(container, certs, tls_port):
         wait_for(lambda: load.answered >= 100, 30, message="100 answers before the renewal")
         certs.install(RENEWED_SERIAL)
         docker("kill", "--signal", "HUP", container.name)
-        wait_for(lambda: served_serial(port, context) == RENEWED_SERIAL, 30, message="the renewed certificate")
+        try:
+            wait_for(lambda: served_serial(port, context) == RENEWED_SERIAL, 30, message="the renewed certificate")
+        except AssertionError as error:
+            # What the HUP did (supervisorctl's answer, nginx's reconfiguring), for the cause.
+            raise AssertionError("%s; the container's log ends with:\n%s" % (error, container.logs()[-4000:]))
         renewed_at = load.answered
         wait_for(lambda: load.answered >= renewed_at + 100, 30, message="100 answers after the renewal")
     print("\n%s: %d HTTPS requests on %d threads through the renewal, %d failed"
