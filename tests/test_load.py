@@ -8,7 +8,7 @@ import pytest
 
 import wrk
 from harness.waits import wait_for
-from test_runtime import process_table, uwsgi_workers
+from test_runtime import app_dir, mount, process_table, uwsgi_workers
 
 # Each measures what the image does under load: no build or other test may share the CPUs.
 pytestmark = pytest.mark.exclusive
@@ -50,7 +50,6 @@ def test_two_thousand_requests_waiting_at_once_on_one_nginx_worker(image, start_
     connections (the client's, uWSGI's). Short of them, nginx closes kept-alive clients'
     connections to make room, and each such client's next request fails (wrk's read errors:
     108,000 in 5 s at 2,000 connections with 4,096 worker connections)."""
-    from test_runtime import app_dir, mount
     container = start_container(image, *mount(app_dir(tmp_path, {})), "--env", "NGINX_WORKER_PROCESSES=1",
                                 "--env", "UWSGI_PROCESSES=4")
     container.wait_until_serving()

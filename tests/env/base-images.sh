@@ -27,12 +27,9 @@ HOST_CA=/etc/ssl/certs/ca-certificates.crt
 PULL_TIMEOUT=60
 IMAGES_DIR=$REPO_ROOT/tests/images
 ROOTFS=
-ARCH=$(platform_arch "${PLATFORM:-}")
-PREFIX=$(arch_image_prefix "$ARCH")
-PLATFORM_ARGS=()
-if [[ -n $PREFIX ]]; then
-    PLATFORM_ARGS=(--platform "linux/$ARCH")
-fi
+ARCH=$(platform_arch)
+PREFIX=$(platform_image_prefix)
+mapfile -t PLATFORM_BUILD_ARGS < <(platform_build_args)
 
 ENSURED=()
 
@@ -222,8 +219,7 @@ ensure_python() {
         ensure_debian "$suite"
         mirror=$(debian_mirror_url)
         log "building $PREFIX$image from tests/images/$dir"
-        docker_build "${PLATFORM_ARGS[@]}" --build-arg "DEBIAN_IMAGE=${PREFIX}debian" \
-            --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" -t "$PREFIX$image" "$IMAGES_DIR/$dir"
+        docker_build "${PLATFORM_BUILD_ARGS[@]}" --build-arg "DEBIAN_MIRROR=$mirror" "${build_args[@]}" -t "$PREFIX$image" "$IMAGES_DIR/$dir"
         log "built $PREFIX$image in $((SECONDS - start))s"
     fi
     ENSURED+=("$PREFIX$image")

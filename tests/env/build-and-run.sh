@@ -13,8 +13,8 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-arch=$(platform_arch "${PLATFORM:-}")
-prefix=$(arch_image_prefix "$arch")
+arch=$(platform_arch)
+prefix=$(platform_image_prefix)
 PORT=${PORT:-8080}
 PYTHON_IMAGE=${PYTHON_IMAGE:-python2.7}
 NGINX_KEY_URL_DEFAULT=https://nginx.org/keys/nginx_signing.key
@@ -35,9 +35,7 @@ mapfile -t -O "${#build_args[@]}" build_args < <(image_label_build_args "$PYTHON
 if [[ $PYTHON_IMAGE == python2.7 ]]; then
     mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
 fi
-if [[ -n $prefix ]]; then
-    build_args+=(--platform "linux/$arch" --build-arg "DEBIAN_IMAGE=${prefix}debian")
-fi
+mapfile -t -O "${#build_args[@]}" build_args < <(platform_build_args)
 if [[ -z ${NGINX_REPO_URL:-} ]] && ! curl -fsS --max-time 10 -o /dev/null "$NGINX_KEY_URL_DEFAULT" 2>/dev/null; then
     log "nginx.org is out of reach: using a loopback stand-in for its repository"
     trap '"$TESTS_ENV_DIR/standins.sh" stop nginx-repo' EXIT

@@ -15,9 +15,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SUITE=${SUITE:-bookworm}
-arch=$(platform_arch "${PLATFORM:-}")
-prefix=$(arch_image_prefix "$arch")
-IMAGE=${IMAGE:-${prefix}uwsgi-nginx-python:2.7-$SUITE}
+IMAGE=${IMAGE:-$(platform_image_prefix)uwsgi-nginx-python:2.7-$SUITE}
 
 engine=$("$TESTS_ENV_DIR/docker-engine.sh" start | tail -n 1)
 DOCKER=${engine%% *}
@@ -26,9 +24,7 @@ export DOCKER DOCKER_BUILDKIT=1
 
 # --network host as in the image's builds, which then find this stage in the cache.
 build_args=(--network host --target python2.7 --build-arg "PYTHON27_SUITE=$SUITE")
-if [[ -n $prefix ]]; then
-    build_args+=(--platform "linux/$arch" --build-arg "DEBIAN_IMAGE=${prefix}debian")
-fi
+mapfile -t -O "${#build_args[@]}" build_args < <(platform_build_args)
 mapfile -t -O "${#build_args[@]}" build_args < <(python27_source_build_args)
 ca_file=${BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}
 if [[ -s $ca_file ]]; then

@@ -137,11 +137,12 @@ host_arch() {
 # The Debian architecture of a Docker platform ($1, else PLATFORM: linux/amd64, linux/arm64;
 # empty: the host's). Another architecture than the host's builds and runs under emulation.
 platform_arch() {
-    case ${1-${PLATFORM:-}} in
+    local platform=${1-${PLATFORM:-}}
+    case $platform in
         "") host_arch ;;
         linux/amd64) echo amd64 ;;
         linux/arm64 | linux/arm64/v8) echo arm64 ;;
-        *) die "unsupported platform: $1 (linux/amd64 or linux/arm64)" ;;
+        *) die "unsupported platform: $platform (linux/amd64 or linux/arm64)" ;;
     esac
 }
 
@@ -157,7 +158,16 @@ arch_image_prefix() {
 
 # The prefix of PLATFORM's images (arm64v8/ for linux/arm64 on an amd64 host; none for the host's).
 platform_image_prefix() {
-    arch_image_prefix "$(platform_arch "${PLATFORM:-}")"
+    arch_image_prefix "$(platform_arch)"
+}
+
+# docker build's arguments for PLATFORM, one word a line (none for the host's): the platform, and
+# the Debian image of that architecture the Dockerfiles' DEBIAN_IMAGE names.
+platform_build_args() {
+    local prefix
+    prefix=$(platform_image_prefix)
+    [[ -n $prefix ]] || return 0
+    printf '%s\n' --platform "linux/$(platform_arch)" --build-arg "DEBIAN_IMAGE=${prefix}debian"
 }
 
 # Runs programs of architecture $1 under emulation if the host cannot: qemu-user-static from

@@ -356,7 +356,7 @@ main() {
     [[ $# -eq 2 || $# -eq 3 ]] || die "usage: $0 SUITE[,SUITE...] OUTDIR [ARCH[,ARCH...]]"
     local out="$2" suites suite cache fpr
     IFS=, read -r -a suites <<<"$1"
-    IFS=, read -r -a ARCHES <<<"${3:-$(dpkg --print-architecture)}"
+    IFS=, read -r -a ARCHES <<<"${3:-$(host_arch)}"
     ((${#suites[@]})) || die "no suite given"
     for suite in "${suites[@]}"; do
         [[ "$suite" =~ ^[a-z]+$ ]] || die "bad suite name: $suite"

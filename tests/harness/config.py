@@ -14,10 +14,6 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 # By default the Dockerfile's own: its python2.7 stage, CPython 2.7.18 with its CVE fixes.
 PYTHON27_STAGE = "python2.7"
 PYTHON_IMAGE = os.environ.get("PYTHON_IMAGE", PYTHON27_STAGE)
-# The platform a run builds and runs its images for: the host's, or PLATFORM=linux/arm64 under
-# emulation (the matrix's arm64 runs), its base images named as Docker Hub names another
-# architecture's (arm64v8/debian, arm64v8/python).
-PLATFORM = os.environ.get("PLATFORM", "")
 # Suites that check what differs between Pythons (uWSGI's threads and forks, the production
 # settings, TLS) run on the default Python and on 3.14 in `make test` (the image_per_python
 # fixture); each Python alone in the matrix's runs.

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness.config import ENV_DIR, HOST_CA_BUNDLE, PLATFORM, PYTHON27_STAGE, PYTHON_IMAGE, REPO, STATE_DIR
+from harness.config import ENV_DIR, HOST_CA_BUNDLE, PYTHON27_STAGE, PYTHON_IMAGE, REPO, STATE_DIR
 from harness.docker_client import DOCKER, docker
 
 
@@ -34,9 +34,8 @@ def platform_image_prefix():
 
 
 def platform_build_arguments():
-    """docker build's arguments for PLATFORM, none for the host's."""
-    prefix = platform_image_prefix()
-    return ["--platform", PLATFORM, "--build-arg", "DEBIAN_IMAGE=%sdebian" % prefix] if prefix else []
+    """docker build's arguments for PLATFORM, none for the host's (lib.sh's, as the scripts')."""
+    return lib_sh("platform_build_args").split()
 
 
 def make_build_ca(directory):
