@@ -3,7 +3,8 @@
 new connections while one it answered stays open, and nginx's keep-alive pool in front of a
 socket of each worker's own (the bench's pass=kept) answers clients at once without a stall.
 uWSGI's socket-timeout is longer than the clients wait here: a worker held by an idle connection
-shows as a client's timeout, not as a slow answer."""
+shows as a client's timeout, not as a slow answer. On the default Python, and on 3.14 when that
+is 2.7."""
 import json
 import sys
 
@@ -28,9 +29,9 @@ def app_ini(tmp_path, lines):
     return path
 
 
-def test_a_worker_answers_new_connections_while_one_it_answered_stays_open(image, start_container, tmp_path):
+def test_a_worker_answers_new_connections_while_one_it_answered_stays_open(image_per_python, start_container, tmp_path):
     ini = app_ini(tmp_path, ["http11-socket = %s\n" % bench.PEER_SOCKET_PATH])
-    container = start_container(image, *mount(app_dir(tmp_path)), "--volume", "%s:/kept.ini:ro" % ini,
+    container = start_container(image_per_python, *mount(app_dir(tmp_path)), "--volume", "%s:/kept.ini:ro" % ini,
                                 "--volume", "/run/bench", *env(UWSGI_PROCESSES=1, UWSGI_INI="/kept.ini"))
     container.wait_until_serving()
 
@@ -44,7 +45,7 @@ def test_a_worker_answers_new_connections_while_one_it_answered_stays_open(image
     assert len({body for _, body, _ in answers}) == 1
 
 
-def test_nginx_keeps_connections_to_each_workers_socket_without_a_stall(image, start_container, tmp_path):
+def test_nginx_keeps_connections_to_each_workers_socket_without_a_stall(image_per_python, start_container, tmp_path):
     workers, clients, requests_each = 2, 8, 50
     ini = app_ini(tmp_path, ["http11-socket = %s\nmap-socket = %d:%d\n" % (
         bench.KEPT_SOCKET_PATH % worker, bench.IMAGE_SOCKETS + worker - 1, worker)
@@ -52,7 +53,7 @@ def test_nginx_keeps_connections_to_each_workers_socket_without_a_stall(image, s
     conf = tmp_path / "kept.conf"
     conf.write_text(bench.kept_nginx_conf(workers))
     conf.chmod(0o644)
-    container = start_container(image, *mount(app_dir(tmp_path)), "--volume", "%s:/kept.ini:ro" % ini,
+    container = start_container(image_per_python, *mount(app_dir(tmp_path)), "--volume", "%s:/kept.ini:ro" % ini,
                                 "--volume", "%s:/etc/nginx/conf.d/kept.conf:ro" % conf,
                                 "--volume", "/run/bench", *env(UWSGI_PROCESSES=workers, UWSGI_INI="/kept.ini"))
     container.wait_until_serving()
