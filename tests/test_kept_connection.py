@@ -68,7 +68,9 @@ def test_nginx_keeps_connections_to_each_workers_socket_without_a_stall(image_pe
     assert report["errors"] == [], (report["errors"], container.logs())
     assert [status for status, _, _ in report["answers"]] == [200] * (clients * requests_each)
     assert len({body for _, body, _ in report["answers"]}) == workers
-    assert max(seconds for _, _, seconds in report["answers"]) < 2, sorted(
+    # A worker held by an idle connection shows as the client's 10 s timeout; a busy machine as
+    # no more than a few seconds.
+    assert max(seconds for _, _, seconds in report["answers"]) < 5, sorted(
         seconds for _, _, seconds in report["answers"])[-5:]
     # nginx keeps its connections to uWSGI open after the answers, about one a client: not one a
     # request, and not none.
