@@ -47,9 +47,7 @@ def test_a_worker_answers_new_connections_while_one_it_answered_stays_open(image
 
 def test_nginx_keeps_connections_to_each_workers_socket_without_a_stall(image_per_python, start_container, tmp_path):
     workers, clients, requests_each = 2, 8, 50
-    ini = app_ini(tmp_path, ["http11-socket = %s\nmap-socket = %d:%d\n" % (
-        bench.KEPT_SOCKET_PATH % worker, bench.IMAGE_SOCKETS + worker - 1, worker)
-        for worker in range(1, workers + 1)])
+    ini = app_ini(tmp_path, bench.kept_uwsgi_options(workers))
     conf = tmp_path / "kept.conf"
     conf.write_text(bench.kept_nginx_conf(workers))
     conf.chmod(0o644)
@@ -58,9 +56,8 @@ def test_nginx_keeps_connections_to_each_workers_socket_without_a_stall(image_pe
                                 "--volume", "/run/bench", *env(UWSGI_PROCESSES=workers, UWSGI_INI="/kept.ini"))
     container.wait_until_serving()
     logs = container.logs()
-    for worker in range(1, workers + 1):
-        assert "mapped socket %d (%s) to worker %d" % (
-            bench.IMAGE_SOCKETS + worker - 1, bench.KEPT_SOCKET_PATH % worker, worker) in logs, logs
+    for line in bench.kept_socket_log_lines(workers):
+        assert line in logs, logs
 
     report = run_client(container, "many-clients", "127.0.0.1:%d" % bench.PEER_PORT, str(clients),
                         str(requests_each))

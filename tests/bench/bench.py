@@ -274,11 +274,9 @@ def start_variant(name, settings, image, cpus, workdir):
         elif key == "image":
             image = value
         elif setting == "pass=kept":
-            workers = dict(item.partition("=")[::2] for item in settings).get("UWSGI_PROCESSES")
-            workers = int(workers) if workers else 2 * cpu_count(cpus)
-            options += ["http11-socket = %s\nmap-socket = %d:%d\n" % (KEPT_SOCKET_PATH % worker,
-                                                                      IMAGE_SOCKETS + worker - 1, worker)
-                        for worker in range(1, workers + 1)]
+            processes = [item.partition("=")[2] for item in settings if item.startswith("UWSGI_PROCESSES=")]
+            workers = int(processes[0]) if processes else 2 * cpu_count(cpus)
+            options += kept_uwsgi_options(workers)
             conf = written(workdir, name + "-kept.conf", kept_nginx_conf(workers))
             run_args += ["--volume", os.path.dirname(KEPT_SOCKET_PATH),
                          "--volume", "%s:/etc/nginx/conf.d/kept.conf:ro" % conf]
@@ -296,6 +294,19 @@ def start_variant(name, settings, image, cpus, workdir):
     return contender
 
 
+def kept_uwsgi_options(workers):
+    """pass=kept's app ini lines: an http11-socket for each worker, numbered after the image's own
+    sockets and mapped to that worker alone."""
+    return ["http11-socket = %s\nmap-socket = %d:%d\n" % (KEPT_SOCKET_PATH % worker, IMAGE_SOCKETS + worker - 1, worker)
+            for worker in range(1, workers + 1)]
+
+
+def kept_socket_log_lines(workers):
+    """What uWSGI logs when it mapped each of kept_uwsgi_options' sockets to its worker."""
+    return ["mapped socket %d (%s) to worker %d" % (IMAGE_SOCKETS + worker - 1, KEPT_SOCKET_PATH % worker, worker)
+            for worker in range(1, workers + 1)]
+
+
 def kept_nginx_conf(workers):
     """pass=kept's server: each request to the worker with the fewest under way, on a connection
     kept from an earlier request when there is one."""
@@ -310,10 +321,8 @@ def kept_nginx_conf(workers):
 def check_kept_sockets(contender, workers):
     """pass=kept numbers the sockets after the image's own: uWSGI must say it mapped each one to
     its worker, or the variant measures something else."""
-    expected = ["mapped socket %d (%s) to worker %d" % (IMAGE_SOCKETS + worker - 1, KEPT_SOCKET_PATH % worker, worker)
-                for worker in range(1, workers + 1)]
     logs = docker("logs", contender.container, check=False)
-    missing = [line for line in expected if line not in logs.stdout + logs.stderr]
+    missing = [line for line in kept_socket_log_lines(workers) if line not in logs.stdout + logs.stderr]
     if missing:
         raise SystemExit("%s: uWSGI did not map %s; its log:\n%s%s"
                          % (contender.name, missing, logs.stdout, logs.stderr))
