@@ -10,6 +10,7 @@ and server certificates for 127.0.0.1 and localhost whose file holds the chain (
 intermediate), each with a serial of its own."""
 import http.client
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -67,13 +68,21 @@ class Certificates:
                 "-set_serial", "0x" + serial, "-days", "2", "-extfile", extensions, "-out", name + ".pem",
                 cwd=self.keys)
 
-    def install(self, serial, key=True):
+    def install(self, serial, key=True, same_mtime=False):
         """The server certificate of that serial, with the chain, and its key (unless not key),
-        written over cert.pem and key.pem in place (as a renewal into a mounted directory does)."""
-        chain = (self.keys / ("server-%s.pem" % serial)).read_bytes() + (self.keys / "intermediate.pem").read_bytes()
-        (self.dir / "cert.pem").write_bytes(chain)
+        written over cert.pem and key.pem in place (as a renewal into a mounted directory does).
+        same_mtime: the files keep the modification time they had, as a renewal written within
+        the same second as the pair before it does (nginx from 1.27.4 keeps a certificate whose
+        file's inode and mtime, in seconds, are unchanged across a reload, unless told not to)."""
+        files = {self.dir / "cert.pem": (self.keys / ("server-%s.pem" % serial)).read_bytes()
+                 + (self.keys / "intermediate.pem").read_bytes()}
         if key:
-            (self.dir / "key.pem").write_bytes((self.keys / ("server-%s.key" % serial)).read_bytes())
+            files[self.dir / "key.pem"] = (self.keys / ("server-%s.key" % serial)).read_bytes()
+        for path, content in files.items():
+            before = path.stat() if same_mtime else None
+            path.write_bytes(content)
+            if before:
+                os.utime(str(path), ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 @pytest.fixture
@@ -198,13 +207,13 @@ class Load:
 
 
 def renews_under_load(container, certs, tls_port):
-    """A renewed pair written over the files, then SIGHUP, under load: no request fails, and
+    """A renewed pair written over the files (their mtime kept), then SIGHUP, under load: no request fails, and
     new connections get the renewed certificate."""
     port, context = container.port_of(tls_port), client_context(certs)
     assert served_serial(port, context) == FIRST_SERIAL
     with Load(port, context) as load:
         wait_for(lambda: load.answered >= 100, 30, message="100 answers before the renewal")
-        certs.install(RENEWED_SERIAL)
+        certs.install(RENEWED_SERIAL, same_mtime=True)
         docker("kill", "--signal", "HUP", container.name)
         try:
             wait_for(lambda: served_serial(port, context) == RENEWED_SERIAL, 30, message="the renewed certificate")
