@@ -41,6 +41,8 @@ CASES = {
         "--env", "NGINX_ACCESS_LOG=json",
     ], {"other.ini": "[uwsgi]\n", "public/index.html": "index"}),
     "auto-counts-two-cpus": (["--cpuset-cpus", "0-1", "--env", "UWSGI_CHEAPER=3"], None),
+    # nginx's kept connections: a socket of each uWSGI worker's own (two on one CPU).
+    "kept-connections": (["--env", "NGINX_UWSGI_KEEPALIVE=on"], None),
     "uwsgi-over-tcp": (["--env", "UWSGI_SOCKET=127.0.0.1:3031", "--env", "UWSGI_WEBSOCKET_SOCKET=127.0.0.1:3032"],
                        None),
     # The split: each program alone, uWSGI found by name (through a resolver of documentation's

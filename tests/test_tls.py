@@ -14,12 +14,11 @@ import os
 import shutil
 import ssl
 import subprocess
-import threading
-import time
 
 import pytest
 
 from harness.docker_client import docker
+from harness.requesters import Requesters
 from harness.waits import wait_for
 from test_runtime import FAST_HEALTH, app_dir, env, mount
 
@@ -170,40 +169,21 @@ def serves_https_over_http2(container, certs, tls_port):
     assert "[warn]" not in checked.stderr + container.logs(), checked.stderr + container.logs()
 
 
-class Load:
+class Load(Requesters):
     """Threads making HTTPS requests, each on a new connection, until stopped (or a deadline):
     every answer counted, with the serial of the certificate it came with."""
 
     def __init__(self, port, context, seconds=90):
-        self.port, self.context = port, context
-        self.deadline = time.monotonic() + seconds
-        self.stopped = threading.Event()
-        self.lock = threading.Lock()
-        self.answered, self.failed, self.serials = 0, [], set()
-        self.threads = [threading.Thread(target=self.requests) for _ in range(LOAD_THREADS)]
+        self.port, self.context, self.serials = port, context, set()
+        super().__init__(self.get, LOAD_THREADS, seconds)
 
-    def requests(self):
-        while not self.stopped.is_set() and time.monotonic() < self.deadline:
-            try:
-                status, body, serial = https_get(self.port, self.context)
-                failure = None if (status, body) == (200, "probe app") else (status, body[:200])
-            except (OSError, ssl.SSLError, http.client.HTTPException) as error:
-                failure, serial = repr(error), None
-            with self.lock:
-                self.answered += 1
-                self.serials.add(serial)
-                if failure:
-                    self.failed.append(failure)
-
-    def __enter__(self):
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stopped.set()
-        for thread in self.threads:
-            thread.join()
+    def get(self):
+        try:
+            status, body, serial = https_get(self.port, self.context)
+        except (OSError, ssl.SSLError, http.client.HTTPException) as error:
+            return repr(error)
+        self.serials.add(serial)
+        return None if (status, body) == (200, "probe app") else (status, body[:200])
 
 
 def renews_under_load(container, certs, tls_port):

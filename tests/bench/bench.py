@@ -32,11 +32,8 @@ bridge, no proxy in between), every one serving the same app (tests/bench/app):
                     nginx.DIRECTIVE=VALUE, a line of http{} in conf.d (nginx.uwsgi_buffering=off);
                     pass=http11: uWSGI's http11-socket where the peers listen, behind the
                     peers' nginx (HTTP/1.1, a keep-alive pool) instead of the uwsgi protocol;
-                    pass=kept: an http11-socket of each worker's own (map-socket), behind an
-                    nginx upstream of them all (least_conn, a pool of KEPT_POOL a worker), as
-                    roles/uwsgi/files/patches/http11-kept-connections-wait-in-the-queue.patch
-                    describes; image=TAG: ours built otherwise (on another Python, say), in
-                    the same run.
+                    image=TAG: ours built otherwise (on another Python, say), in the same run.
+                    The image's kept connection to uWSGI is a setting: NGINX_UWSGI_KEEPALIVE=on.
 Workloads: hello (/), io (/io, 10 ms of waiting), json (/json, a 4 KB document computed) with
 wrk; large (/large, 1 MB) with slow_clients.py, clients reading 256 KB a second each, counted
 in MB a second read and the time to the first byte (not for tcp, split and the variants: the
@@ -73,11 +70,6 @@ PEER_PORT = 8082
 GRANIAN_PORT = 8083
 PEER_SOCKET_PATH = "/run/bench/app.sock"
 PEER_SOCKET = "unix:" + PEER_SOCKET_PATH
-# pass=kept: each worker's socket, and the connections nginx keeps to them, per nginx worker.
-KEPT_SOCKET_PATH = "/run/bench/kept-%d.sock"
-KEPT_POOL = 2048
-# The image's own sockets come first in uWSGI's numbering: the uwsgi socket, the WebSocket one.
-IMAGE_SOCKETS = 2
 WORKLOADS = {"hello": "/", "io": "/io", "json": "/json", "large": "/large"}
 # Ours with another setting: the slow clients' 1 MB answers are buffered by the same nginx as
 # ours', so they are not run there.
@@ -147,8 +139,6 @@ class Contender:
         self.name, self.port, self.image, self.cpus, self.workloads = name, port, image, cpus, workloads
         self.container = "uwsgi-nginx-bench-%s-%s" % (name, uuid.uuid4().hex[:8])
         self.sidecars = []
-        # pass=kept: how many workers have a socket of their own
-        self.kept_workers = 0
         docker("run", "--detach", "--name", self.container, "--cpuset-cpus", cpus,
                "--volume", "%s:/bench:ro" % HERE, *run_args, image, *command)
         state = json.loads(docker("inspect", self.container).stdout)[0]
@@ -256,10 +246,9 @@ def start(name, args, workdir, variants, hello):
 def start_variant(name, settings, image, cpus, workdir):
     """Ours with a variant's settings: environment variables, uwsgi.OPTION lines of an app ini,
     nginx.DIRECTIVE lines of a conf.d file, image=TAG (another build), pass=http11 (uWSGI's
-    HTTP/1.1 socket where the peers listen, behind the peers' nginx server), pass=kept (a socket
-    of each worker's own behind nginx's pool)."""
+    HTTP/1.1 socket where the peers listen, behind the peers' nginx server)."""
     run_args = ["--volume", "%s:/app:ro" % os.path.join(HERE, "app")]
-    options, directives, port, workers = [], [], 80, 0
+    options, directives, port = [], [], 80
     for setting in settings:
         key, _, value = setting.partition("=")
         if key.startswith("uwsgi."):
@@ -273,14 +262,6 @@ def start_variant(name, settings, image, cpus, workdir):
             port = PEER_PORT
         elif key == "image":
             image = value
-        elif setting == "pass=kept":
-            processes = [item.partition("=")[2] for item in settings if item.startswith("UWSGI_PROCESSES=")]
-            workers = int(processes[0]) if processes else 2 * cpu_count(cpus)
-            options += kept_uwsgi_options(workers)
-            conf = written(workdir, name + "-kept.conf", kept_nginx_conf(workers))
-            run_args += ["--volume", os.path.dirname(KEPT_SOCKET_PATH),
-                         "--volume", "%s:/etc/nginx/conf.d/kept.conf:ro" % conf]
-            port = PEER_PORT
         else:
             run_args += ["--env", setting]
     if options:
@@ -289,43 +270,7 @@ def start_variant(name, settings, image, cpus, workdir):
     if directives:
         conf = written(workdir, name + ".conf", "".join(directives))
         run_args += ["--volume", "%s:/etc/nginx/conf.d/bench-variant.conf:ro" % conf]
-    contender = Contender(name, image, run_args, cpus, port=port, workloads=VARIANT_WORKLOADS)
-    contender.kept_workers = workers
-    return contender
-
-
-def kept_uwsgi_options(workers):
-    """pass=kept's app ini lines: an http11-socket for each worker, numbered after the image's own
-    sockets and mapped to that worker alone."""
-    return ["http11-socket = %s\nmap-socket = %d:%d\n" % (KEPT_SOCKET_PATH % worker, IMAGE_SOCKETS + worker - 1, worker)
-            for worker in range(1, workers + 1)]
-
-
-def kept_socket_log_lines(workers):
-    """What uWSGI logs when it mapped each of kept_uwsgi_options' sockets to its worker."""
-    return ["mapped socket %d (%s) to worker %d" % (IMAGE_SOCKETS + worker - 1, KEPT_SOCKET_PATH % worker, worker)
-            for worker in range(1, workers + 1)]
-
-
-def kept_nginx_conf(workers):
-    """pass=kept's server: each request to the worker with the fewest under way, on a connection
-    kept from an earlier request when there is one."""
-    servers = "".join("    server unix:%s;\n" % (KEPT_SOCKET_PATH % worker) for worker in range(1, workers + 1))
-    return (
-        "upstream bench_kept {\n    least_conn;\n%s    keepalive %d;\n}\n\n"
-        "server {\n    listen %d backlog=4096;\n    location / {\n        proxy_pass http://bench_kept;\n"
-        "        proxy_http_version 1.1;\n        proxy_set_header Connection \"\";\n"
-        "        proxy_set_header Host $http_host;\n    }\n}\n" % (servers, KEPT_POOL, PEER_PORT))
-
-
-def check_kept_sockets(contender, workers):
-    """pass=kept numbers the sockets after the image's own: uWSGI must say it mapped each one to
-    its worker, or the variant measures something else."""
-    logs = docker("logs", contender.container, check=False)
-    missing = [line for line in kept_socket_log_lines(workers) if line not in logs.stdout + logs.stderr]
-    if missing:
-        raise SystemExit("%s: uWSGI did not map %s; its log:\n%s%s"
-                         % (contender.name, missing, logs.stdout, logs.stderr))
+    return Contender(name, image, run_args, cpus, port=port, workloads=VARIANT_WORKLOADS)
 
 
 @contextlib.contextmanager
@@ -458,7 +403,7 @@ def table(summaries, levels):
 def variant_setting_ok(setting):
     key, _, value = setting.partition("=")
     return bool(value) and (key.isupper() or key.startswith(("uwsgi.", "nginx.")) or key == "image"
-                            or setting in ("pass=http11", "pass=kept"))
+                            or setting == "pass=http11")
 
 
 def parse_variants(values):
@@ -467,8 +412,8 @@ def parse_variants(values):
         name, _, settings = value.partition(":")
         if not name or name in CONTENDERS or not all(map(variant_setting_ok, settings.split(","))):
             raise SystemExit("--variant %r: NAME:SETTING=VALUE[,SETTING=VALUE...], NAME not one of %s, each "
-                             "SETTING an environment variable, uwsgi.OPTION, nginx.DIRECTIVE, image=TAG, "
-                             "pass=http11 or pass=kept"
+                             "SETTING an environment variable, uwsgi.OPTION, nginx.DIRECTIVE, image=TAG "
+                             "or pass=http11"
                              % (value, ", ".join(CONTENDERS)))
         variants[name] = settings.split(",")
     return variants
@@ -491,7 +436,7 @@ def main():
     parser.add_argument("--variant", action="append", default=[], metavar="NAME:SETTING=VALUE,...",
                         help="ours with these settings (environment variables, uwsgi.OPTION=VALUE for "
                         "uWSGI options, nginx.DIRECTIVE=VALUE for nginx's http{}, image=TAG for another build of "
-                        "ours, pass=http11, pass=kept), as one more contender")
+                        "ours, pass=http11), as one more contender")
     cpus = os.cpu_count() or 1
     parser.add_argument("--server-cpus", default={1: "0", 2: "1"}.get(cpus, "1-%d" % (cpus - 1)),
                         help="the CPUs every contender runs on (a cpuset list; default all but the first)")
@@ -523,8 +468,6 @@ def main():
             # The hello world names the Python that answers it (image=TAG may run another).
             if any_python(first_answer(contender)) != any_python(hello):
                 raise SystemExit("%s does not answer the hello world" % contender.name)
-            if contender.kept_workers:
-                check_kept_sockets(contender, contender.kept_workers)
             # The image's own hello world (/app/main.py) says the same as the bench app's: a
             # contender that imported it instead answers every path so.
             if "io" in contender.workloads and get(contender.bridge_url("/io")) != (200, "waited 10 ms"):

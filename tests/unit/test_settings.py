@@ -178,6 +178,43 @@ class SocketTest(unittest.TestCase):
                          ["unix:/run/uwsgi/uwsgi.sock", "127.0.0.1:3031", "uwsgi:3031"])
 
 
+class KeptSocketsTest(unittest.TestCase):
+    """NGINX_UWSGI_KEEPALIVE: a socket of each uWSGI worker's own, which nginx follows."""
+    BUILT = dict(BUILT, uwsgi_kept_sockets=False, nginx_uwsgi_kept_sockets=[], **SOCKETS)
+
+    def test_a_socket_for_each_worker_beside_uwsgis_that_nginx_follows_at_every_start(self):
+        values, _ = from_environment({"NGINX_UWSGI_KEEPALIVE": "on", "UWSGI_SOCKET": "/srv/uwsgi/app.sock"},
+                                     cpus=2, values=self.BUILT)
+        self.assertEqual(values["nginx_uwsgi_kept_sockets"], ["/srv/uwsgi/kept-%d.sock" % worker
+                                                              for worker in range(1, 5)])
+        # A build with them on, started with another count of workers.
+        built_on = dict(self.BUILT, uwsgi_kept_sockets=True, nginx_uwsgi_kept_sockets=["/run/uwsgi/kept-1.sock"])
+        values, _ = from_environment({"UWSGI_PROCESSES": "3"}, values=built_on)
+        self.assertEqual(values["nginx_uwsgi_kept_sockets"], ["/run/uwsgi/kept-%d.sock" % worker
+                                                              for worker in range(1, 4)])
+        values, _ = from_environment({"NGINX_UWSGI_KEEPALIVE": "off"}, values=built_on)
+        self.assertEqual(values["nginx_uwsgi_kept_sockets"], [])
+        self.assertEqual(settings.kept_sockets(False, "/run/uwsgi/uwsgi.sock", "auto", 2), [])
+
+    def test_what_it_needs_is_named_with_why(self):
+        self.assertEqual(messages({"NGINX_UWSGI_KEEPALIVE": "on", "UWSGI_CHEAPER": "1"}, values=self.BUILT), [
+            'NGINX_UWSGI_KEEPALIVE="on": expected UWSGI_CHEAPER 0, not "1": each worker has its own socket, which '
+            'a worker cheaper stopped would leave unanswered'])
+        self.assertEqual(messages({"NGINX_UWSGI_KEEPALIVE": "1", "UWSGI_SOCKET": ":3031"}, values=self.BUILT), [
+            'NGINX_UWSGI_KEEPALIVE="1": expected UWSGI_SOCKET a unix socket, not ":3031": the kept sockets are made '
+            'beside it'])
+        # nginx in a container of its own (run-nginx), from an image built with them on.
+        built_on = dict(self.BUILT, uwsgi_kept_sockets=True)
+        with self.assertRaises(settings.Invalid) as raised:
+            settings.from_environment({"NGINX_UWSGI_SOCKET": "uwsgi:3031"}, built_on, 1, {"nginx", "entrypoint"})
+        self.assertEqual(raised.exception.args[0], [
+            'NGINX_UWSGI_KEEPALIVE="on": expected NGINX_UWSGI_SOCKET the same as UWSGI_SOCKET, not "uwsgi:3031": '
+            'nginx reaches the kept sockets by their paths, beside uWSGI'])
+        self.assertEqual(settings.variable_errors(dict(self.BUILT, uwsgi_kept_sockets=True, uwsgi_cheaper=2), 2), [
+            'uwsgi_kept_sockets="true": expected uwsgi_cheaper 0, not "2": each worker has its own socket, which '
+            'a worker cheaper stopped would leave unanswered'])
+
+
 class CountTest(unittest.TestCase):
     def test_auto_is_counted_per_cpu_as_the_table_says(self):
         self.assertEqual(settings.count("auto", "uwsgi_processes", 3), 6)

@@ -7,7 +7,9 @@ uwsgi_nginx_setting_errors(variables, cpus)   a message for each role variable t
 uwsgi_nginx_websocket_socket(socket)          uWSGI's WebSocket socket that follows its socket
 uwsgi_nginx_address(socket)                   a socket as nginx names it (unix:PATH, host:port)
 uwsgi_nginx_is_unix_socket(socket)            a path, not [host]:port
-uwsgi_nginx_is_host_name(socket)              host:port with a host name, not an address"""
+uwsgi_nginx_is_host_name(socket)              host:port with a host name, not an address
+uwsgi_nginx_kept_sockets(enabled, socket, processes, cpus)
+                                              uWSGI's socket of each worker's own (kept-N.sock)"""
 import os
 import sys
 

@@ -35,10 +35,12 @@ class Setting(object):
       that does not exist leaves the setting unset.
     kind socket: a unix socket's absolute path or a TCP [host]:port; optional as for text.
     follows: when the environment leaves this one unset, the first of these (variable, how)
-      that it gives, or that follows one it gives, sets it: how(value) (None: the same)."""
+      that it gives, or that follows one it gives, sets it: how(value) (None: the same).
+    needs: when this one is on, what other settings must be: (variable, fits(value, values),
+      what fits in words ({variable} for a setting's name), why)."""
 
     def __init__(self, env, variable, kind, minimum=None, maximum=None, words=(),
-                 per_cpu=None, below=None, pattern=None, accepts=None, optional=False, follows=()):
+                 per_cpu=None, below=None, pattern=None, accepts=None, optional=False, follows=(), needs=()):
         self.env = env
         self.variable = variable
         self.kind = kind
@@ -51,6 +53,7 @@ class Setting(object):
         self.accepts_text = accepts
         self.optional = optional
         self.follows = follows
+        self.needs = needs
 
 
 def is_unix_socket(socket):
@@ -61,6 +64,17 @@ def websocket_socket(socket):
     """Where uWSGI takes WebSocket requests when only its socket is given: websocket.sock next
     to a unix socket; none beside a TCP one (there is no port to derive it from)."""
     return socket.rsplit("/", 1)[0] + "/websocket.sock" if is_unix_socket(socket) else ""
+
+
+def kept_sockets(enabled, socket, processes, cpus):
+    """uWSGI's sockets of each worker's own, to which nginx keeps its connections open
+    (NGINX_UWSGI_KEEPALIVE): kept-N.sock beside its unix socket, for N from 1 to the number of
+    workers (`auto` counted for cpus); none unless enabled."""
+    if not enabled:
+        return []
+    directory = socket.rsplit("/", 1)[0]
+    workers = int(count(processes, "uwsgi_processes", cpus))
+    return ["%s/kept-%d.sock" % (directory, worker) for worker in range(1, workers + 1)]
 
 
 def is_host_name(socket):
@@ -115,6 +129,13 @@ SETTINGS = (
     Setting("UWSGI_WEBSOCKET_SOCKET", "uwsgi_websocket_socket", "socket", optional=True,
             follows=(("uwsgi_socket", websocket_socket),)),
     Setting("NGINX_UWSGI_SOCKET", "nginx_uwsgi_socket", "socket", follows=(("uwsgi_socket", None),)),
+    Setting("NGINX_UWSGI_KEEPALIVE", "uwsgi_kept_sockets", "bool", needs=(
+        ("uwsgi_socket", lambda value, values: is_unix_socket(value), "a unix socket",
+         "the kept sockets are made beside it"),
+        ("uwsgi_cheaper", lambda value, values: value == 0, "0",
+         "each worker has its own socket, which a worker cheaper stopped would leave unanswered"),
+        ("nginx_uwsgi_socket", lambda value, values: value == values.get("uwsgi_socket", value),
+         "the same as {uwsgi_socket}", "nginx reaches the kept sockets by their paths, beside uWSGI"))),
     Setting("NGINX_UWSGI_WEBSOCKET_SOCKET", "nginx_uwsgi_websocket_socket", "socket", optional=True,
             follows=(("uwsgi_websocket_socket", None), ("nginx_uwsgi_socket", websocket_socket))),
     Setting("PRE_START_PATH", "entrypoint_prestart_script", "file"),
@@ -225,6 +246,22 @@ def check(texts, values, cpus, name):
         raise Invalid(messages)
 
 
+def check_needs(texts, values, name):
+    """Raises Invalid with a message per need of a setting that is on that values do not meet."""
+    names = dict((setting.variable, name(setting)) for setting in SETTINGS)
+    messages = []
+    for setting in SETTINGS:
+        if not values.get(setting.variable):
+            continue
+        for variable, fits, expected, why in setting.needs:
+            if variable in values and not fits(values[variable], values):
+                messages.append("%s=%s: expected %s %s, not %s: %s" % (
+                    name(setting), shown(texts.get(setting.variable, "on")), name(BY_VARIABLE[variable]),
+                    expected.format(**names), shown(str(values[variable])), why))
+    if messages:
+        raise Invalid(messages)
+
+
 def follow(values, given):
     """Sets, in values, the settings that follow one among given (variables) and are not given
     themselves; returns the variables given or set so."""
@@ -252,7 +289,18 @@ def from_environment(environ, values, cpus, roles=None):
     texts = dict((setting.variable, environ[setting.env]) for setting in SETTINGS
                  if setting.variable in values and setting.variable in wanted and environ.get(setting.env, "") != "")
     check(texts, values, cpus, lambda setting: setting.env)
-    return follow(values, set(texts))
+    chosen = follow(values, set(texts))
+    check_needs(texts, values, lambda setting: setting.env)
+    derive(values, cpus)
+    return chosen
+
+
+def derive(values, cpus):
+    """What wiring.yml derives for one role from another's settings, derived again from the
+    values a start resolved: nginx's kept sockets, uWSGI's of each worker."""
+    inputs = ("uwsgi_kept_sockets", "uwsgi_socket", "uwsgi_processes")
+    if "nginx_uwsgi_kept_sockets" in values and all(variable in values for variable in inputs):
+        values["nginx_uwsgi_kept_sockets"] = kept_sockets(*[values[variable] for variable in inputs], cpus=cpus)
 
 
 def variable_errors(variables, cpus):
@@ -267,7 +315,9 @@ def variable_errors(variables, cpus):
             continue
         texts[setting.variable] = str(value).lower() if isinstance(value, bool) else str(value)
     try:
-        check(texts, dict(variables), cpus, lambda setting: setting.variable)
+        values = dict(variables)
+        check(texts, values, cpus, lambda setting: setting.variable)
+        check_needs(texts, values, lambda setting: setting.variable)
     except Invalid as invalid:
         return invalid.args[0]
     return []
@@ -288,4 +338,5 @@ FILTERS = {
     "uwsgi_nginx_address": nginx_address,
     "uwsgi_nginx_is_unix_socket": is_unix_socket,
     "uwsgi_nginx_is_host_name": is_host_name,
+    "uwsgi_nginx_kept_sockets": kept_sockets,
 }
