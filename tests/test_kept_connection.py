@@ -139,8 +139,8 @@ def test_the_app_sees_the_same_request_over_the_kept_connection(image_per_python
             variables.pop("uwsgi.node", None)
         # nginx's uwsgi module also passes Content-Type and Content-Length as HTTP_* variables,
         # which CGI leaves out (RFC 3875, 4.1.18) and uWSGI's HTTP parser too; and a chunked
-        # body's Transfer-Encoding, where over HTTP it passes the body whole, with its length:
-        # the differences.
+        # body's Transfer-Encoding, where over HTTP it passes the body whole, with its length;
+        # and the client's Connection header (test_tls.py): the differences.
         for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             assert expected.pop("HTTP_" + name, seen[name]) == seen[name]
         if isinstance(body, list):

@@ -219,6 +219,29 @@ def test_https_over_http2_beside_plain_http(image_per_python, start_container, c
     wait_for(lambda: container.health() == "healthy", 30, message="healthy")
 
 
+def test_the_app_sees_https_alike_over_the_kept_connection(image_per_python, start_container, certs, tmp_path):
+    """NGINX_UWSGI_KEEPALIVE=on passes HTTPS, the scheme and the port as the uwsgi protocol does."""
+    app = app_dir(tmp_path)
+    over_uwsgi = start_container(image_per_python, *mount(app), *tls_args(certs))
+    kept = start_container(image_per_python, *mount(app), *tls_args(certs, NGINX_UWSGI_KEEPALIVE="on"))
+    seen = []
+    for container in (over_uwsgi, kept):
+        container.wait_until_serving()
+        status, body, _ = https_get(container.port_of(443), client_context(certs), "/wsgi?over=tls")
+        assert status == 200, body
+        variables = json.loads(body)
+        # Each container's own: the client's port, the published port in Host, the request's id
+        # and the host name (uwsgi.node).
+        for name in ("REMOTE_PORT", "HTTP_HOST", "HTTP_X_REQUEST_ID"):
+            assert variables.pop(name)
+        variables.pop("uwsgi.node", None)
+        seen.append(variables)
+    # The client's Connection: close, a hop-by-hop header, is nginx's to follow over HTTP.
+    assert seen[0].pop("HTTP_CONNECTION") == "close"
+    assert seen[1] == seen[0]
+    assert (seen[1]["HTTPS"], seen[1]["wsgi.url_scheme"], seen[1]["SERVER_PORT"]) == ("on", "https", "443")
+
+
 @pytest.mark.exclusive
 def test_a_hup_loads_a_renewed_certificate_without_failing_a_request(image_per_python, start_container, certs,
                                                                      tmp_path):
