@@ -214,6 +214,7 @@ def test_no_request_fails_through_a_reload_and_workers_recycled(image_per_python
              report["non_2xx_3xx"], report["socket_errors"], posts.answered, len(posts.failed),
              sorted(set(map(str, posts.failed))), count("The work of process")))
     errors = [line for line in container.logs().splitlines() if "[error]" in line]
+    print("\n".join(errors[:20]))
     assert report["non_2xx_3xx"] == 0 and report["socket_errors"] == 0, (report, errors)
     assert posts.failed == [], (posts.failed, errors)
     assert report["requests"] > 1000 and posts.answered > 100, (report, posts.answered)
