@@ -20,9 +20,10 @@
 #   OUTDIR/keys/nginx_signing.key                (armored public key)
 #   OUTDIR/fingerprint                           (40 upper-case hex digits)
 #
-# The Debian .debs come from the host's configured Debian mirror (read from the
-# host apt configuration at run time) through a private apt configuration, so
-# the host's apt state is untouched; they are cached in
+# The Debian .debs, the newest version the mirror serves for ARCH (not always
+# the one its indexes list), come from the host's configured Debian mirror (read
+# from the host apt configuration at run time) through a private apt
+# configuration, so the host's apt state is untouched; they are cached in
 # ${UWSGI_NGINX_STATE_DIR:-/var/tmp/uwsgi-nginx-test}/debs/SUITE-ARCH.
 # A fresh throwaway signing key is generated on every run and its private part
 # deleted afterwards. All logging goes to stderr; nothing is printed on stdout.
@@ -80,9 +81,10 @@ cached_debs_present() {
 }
 
 # Private apt configuration: own sources, lists, cache; empty dpkg status.
+#   private_apt ROOT apt-get|apt-cache ARG...
 private_apt() {
-    local root="$1"; shift
-    apt-get \
+    local root="$1" command="$2"; shift 2
+    "$command" \
         -o Dir::Etc::SourceList="$root/sources.list" \
         -o Dir::Etc::SourceParts=/dev/null \
         -o Dir::Etc::PreferencesParts="$root/preferences.d" \
@@ -96,6 +98,12 @@ private_apt() {
         "$@"
 }
 
+# The versions of nginx-core the package lists have for ARCH, newest first (nginx, nginx-core
+# and nginx-common share their source's version).
+nginx_versions() {
+    private_apt "$1" apt-cache madison nginx-core | awk -F' *[|] *' '!seen[$2]++ { print $2 }'
+}
+
 download_debian_debs() {
     local suite="$1" cache="$2" root="$WORK/apt-$1-$ARCH" main security
     read -r main security < <(python3 "$HERE/loopback.py" mirrors)
@@ -106,9 +114,22 @@ deb [signed-by=$DEBIAN_KEYRING] $main $suite main
 deb [signed-by=$DEBIAN_KEYRING] $security $suite-security main
 EOF
     log "fetching $suite package lists from the host's Debian mirror"
-    private_apt "$root" -qq update >&2
-    log "downloading nginx, nginx-core and nginx-common ($suite)"
-    (cd "$root/download" && private_apt "$root" -qq download nginx nginx-core nginx-common >&2)
+    private_apt "$root" apt-get -qq update >&2
+    # The newest version whose three packages the mirror serves for ARCH, not just the one its
+    # indexes list: a partial mirror may carry an index without the pool behind it (bullseye-
+    # security's arm64 .debs, whose index lists nginx-core 1.18.0-6.1+deb11u8 for arm64).
+    local version downloaded=
+    for version in $(nginx_versions "$root"); do
+        log "downloading nginx, nginx-core and nginx-common $version ($suite, $ARCH)"
+        rm -rf "${root:?}/download" && mkdir "$root/download"
+        if (cd "$root/download" && private_apt "$root" apt-get -qq download \
+                "nginx=$version" "nginx-core=$version" "nginx-common=$version" >&2); then
+            downloaded=$version
+            break
+        fi
+        log "the mirror does not serve $version for $ARCH: trying the version before it"
+    done
+    [[ -n "$downloaded" ]] || die "the mirror serves no version of nginx for $ARCH in $suite"
     cached_debs_present "$root/download" \
         || die "no nginx binary package among: $(ls "$root/download")"
     mkdir -p "$cache"
