@@ -14,15 +14,18 @@ def start_nginx_repo(run):
     for each of NGINX_REPO_SUITES (Debian's nginx repacked), as nginx.org's: one URL for every
     image, for the host's architecture and PLATFORM's."""
     directory = run.directory / "nginx-repo"
-    architectures = sorted({lib_sh("host_arch"), lib_sh("platform_arch")})
+    platform_arch = lib_sh("platform_arch")
+    architectures = sorted({lib_sh("host_arch"), platform_arch})
     made = subprocess.run([str(ENV_DIR / "nginx-repo.sh"), ",".join(NGINX_REPO_SUITES), str(directory),
                            ",".join(architectures)], capture_output=True, text=True)
     if made.returncode != 0:
         pytest.fail("tests/env/nginx-repo.sh failed:\n" + made.stderr[-4000:], pytrace=False)
     url = loopback.start_static("nginx-repo", str(directory), str(run.directory))
+    # The versions PLATFORM's images install: an architecture's may differ from another's (the
+    # newest the mirror serves for it).
     versions = {}
     for suite in NGINX_REPO_SUITES:
-        index = directory / "packages/debian/dists" / suite / ("nginx/binary-%s/Packages" % architectures[0])
+        index = directory / "packages/debian/dists" / suite / ("nginx/binary-%s/Packages" % platform_arch)
         packages = index.read_text()
         versions[suite] = next(line.split(":", 1)[1].strip() for line in packages.splitlines()
                                if line.startswith("Version:"))
