@@ -24,7 +24,9 @@ ARG PYTHON_SOURCE_SHA256=da3080e3b488f648a3d7a4560ddee895284c3380b11d6de75edb986
 # all: every CVE fix, each checked by its own test; none: 2.7.18 as released (the tests' stand-in
 # for the official image); tests: the fixes' tests alone, each of which must then fail.
 ARG PYTHON27_CVE_PATCHES=all
-# BuildKit's: another platform than the engine's is emulated, and the CVE tests' deadlines grow.
+# BuildKit's: another platform than the engine's is emulated, and the CVE tests' deadlines grow
+# (by cveTestTimeFactor below, which tests/env/lib.sh's platform_time_factor reads for the
+# regression tests' run).
 ARG BUILDPLATFORM
 ARG TARGETPLATFORM
 ENV PYTHON_VERSION=2.7.18

@@ -146,6 +146,20 @@ platform_arch() {
     esac
 }
 
+# How many times the deadlines of CPython's tests grow on PLATFORM: under emulation (another
+# architecture than the host's), the factor the Dockerfile's python2.7-build stage gives the CVE
+# tests' (its cveTestTimeFactor), as CPython runs about that much slower there; 1 on the host's.
+platform_time_factor() {
+    local factor
+    if [[ $(platform_arch) == "$(host_arch)" ]]; then
+        echo 1
+        return
+    fi
+    factor=$(sed -n 's/.* then cveTestTimeFactor=\([0-9][0-9]*\); fi.*/\1/p' "$REPO_ROOT/Dockerfile")
+    [[ $factor =~ ^[0-9]+$ ]] || die "no cveTestTimeFactor for emulation in the Dockerfile's python2.7-build stage"
+    echo "$factor"
+}
+
 # Official images for another architecture than the host's are published under its own
 # repository (arm64v8/debian, arm64v8/python): the stand-ins built here are named alike.
 arch_image_prefix() {
