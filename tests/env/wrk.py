@@ -44,6 +44,10 @@ class background:
         self.thread.start()
         return self
 
+    @property
+    def running(self):
+        return self.thread.is_alive()
+
     def __exit__(self, *exc_info):
         self.thread.join()
         if self.error is not None and exc_info[0] is None:
