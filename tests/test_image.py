@@ -8,16 +8,12 @@ import pytest
 
 from harness.config import PYTHON27_STAGE, PYTHON_IMAGE, PYTHONS_DEFAULT_AND_314, REPO
 from harness.docker_client import docker
-from harness.images import debian_suite, dockerfile_python27_suite, python_image_build, python_version
+from harness.images import (debian_suite, dockerfile_python27_suite, platform_image_prefix, python_image_build,
+                            python_version)
 from harness.waits import wait_for
 
 HELLO = "Hello World from a default Nginx uWSGI Python %s app in a Docker container (default)" % (
     python_version(PYTHON_IMAGE))
-
-
-def processes(container):
-    """(user id, command line) of every process in the container."""
-    return [(uid, cmd) for _, _, uid, cmd in container.processes()]
 
 
 def user_id(container, name):
@@ -47,11 +43,11 @@ def test_supervisord_runs_nginx_and_uwsgi(image, start_container):
 def test_workers_do_not_run_as_root(image, start_container):
     container = start_container(image)
     container.wait_until_serving()
-    table = processes(container)
-    nginx_workers = [uid for uid, cmd in table if cmd.startswith("nginx: worker process")]
+    table = container.processes()
+    nginx_workers = [uid for _, _, uid, _ in container.nginx_workers(table)]
     assert nginx_workers and set(nginx_workers) == {user_id(container, "www-data")}, table
     # uWSGI's master drops to the uwsgi user too, once it has bound the socket.
-    uwsgi = [uid for uid, cmd in table if cmd.startswith("uwsgi ")]
+    uwsgi = [uid for _, _, uid, cmd in table if cmd.startswith("uwsgi ")]
     assert len(uwsgi) >= 2 and set(uwsgi) == {user_id(container, "uwsgi")}, table
 
 
@@ -80,7 +76,8 @@ def test_the_image_carries_its_oci_labels(run, build_ca, nginx_repo, python_imag
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     # The work tree's commit, -dirty when it differs from it (it may have changed since the build).
     assert re.fullmatch(re.escape(head) + "(-dirty)?", revision), (revision, head)
-    base = "debian:%s-slim" % dockerfile_python27_suite() if python_image == PYTHON27_STAGE else python_image
+    base = platform_image_prefix() + (
+        "debian:%s-slim" % dockerfile_python27_suite() if python_image == PYTHON27_STAGE else python_image)
     assert (REPO / "LICENSE").read_text().startswith("MIT License\n")
     assert oci == {"title": "uwsgi-nginx", "version": (REPO / "VERSION").read_text().strip(), "source": "",
                    "licenses": "MIT", "base.name": base}

@@ -17,7 +17,7 @@ import pytest
 
 from harness.config import PYTHON_IMAGE
 from harness.docker_client import docker
-from harness.images import python_version
+from harness.images import platform_build_arguments, python_version
 from harness.waits import http_get, wait_for
 
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
@@ -75,7 +75,7 @@ def uwsgi_workers(container):
 
 
 def nginx_workers(container):
-    return [pid for pid, _, cmd in process_table(container) if cmd.startswith("nginx: worker process")]
+    return [pid for pid, _, _, _ in container.nginx_workers()]
 
 
 def checksums(container):
@@ -523,7 +523,8 @@ def build_flask_example(image, python, build_ca, start_container):
     """examples/flask, as the README shows it, built FROM image (Python python) and run."""
     tag = image + "-flask"
     result = docker("build", "--network", "host", "--progress", "plain", "--secret", "id=ca,src=%s" % build_ca.path,
-                    "--build-arg", "BASE_IMAGE=" + image, "--tag", tag, str(EXAMPLE), check=False, timeout=900)
+                    *platform_build_arguments(), "--build-arg", "BASE_IMAGE=" + image, "--tag", tag, str(EXAMPLE),
+                    check=False, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     try:
         container = start_container(tag)

@@ -158,7 +158,7 @@ def test_the_image_runs_restricted_as_documented(image, start_container, tmp_pat
     container = start_container(image, *probe_app(tmp_path), *run_args, *FAST_HEALTH)
     container.wait_until_serving()
     table = container.processes()
-    nginx_workers = {uid for _, _, uid, cmd in table if cmd.startswith("nginx: worker")}
+    nginx_workers = {uid for _, _, uid, _ in container.nginx_workers(table)}
     assert nginx_workers == {user_id(container, "www-data")}, table
     assert {uid for _, _, uid, cmd in table if cmd.startswith("uwsgi ")} == {user_id(container, "uwsgi")}, table
     serves_and_stops_cleanly(container)
@@ -192,7 +192,7 @@ def test_the_whole_container_runs_as_a_user_other_than_root(image, start_contain
     container.wait_until_serving()
     table = image_processes(container)
     assert {uid for _, _, uid, _ in table} == {str(NON_ROOT_UID)}, table
-    assert any(cmd.startswith("nginx: worker") for _, _, _, cmd in table), table
+    assert container.nginx_workers(table), table
     serves_and_stops_cleanly(container, port_in_container=8080)
 
 

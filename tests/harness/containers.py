@@ -1,9 +1,14 @@
 """A container a test started, as the tests ask it things: its port, address, health,
 answers, processes, memory, logs."""
 import json
+import re
 
 from harness.docker_client import docker
 from harness.waits import http_get, wait_for
+
+# A program of another architecture runs under binfmt_misc's qemu, whose command line (in /proc)
+# is the interpreter's path, the program's path, then the program's own arguments.
+EMULATOR = re.compile(r"^\S*/qemu-\S+ \S+ ")
 
 
 # What fetch_inside runs: the URL and the headers (JSON) as arguments, the body on stdout.
@@ -80,8 +85,16 @@ class Container:
         rows = []
         for line in self.exec("python", "-c", script).stdout.splitlines():
             pid, ppid, uid, cmd = line.split("\t", 3)
-            rows.append((int(pid), int(ppid), uid, cmd))
+            rows.append((int(pid), int(ppid), uid, EMULATOR.sub("", cmd)))
         return rows
+
+    def nginx_workers(self, table=None):
+        """The rows of processes() that are nginx's workers: the children of nginx's master.
+        Told by their parent, not by their title (`nginx: worker process`), which a program
+        under qemu sets in its own copy of its arguments, not in what /proc shows."""
+        table = self.processes() if table is None else table
+        nginx = {pid for pid, _, _, cmd in table if cmd.startswith("nginx:") or cmd.split(" ", 1)[0].endswith("/nginx")}
+        return [row for row in table if row[0] in nginx and row[1] in nginx]
 
     def rss_kib(self):
         """Resident memory of every process in the container but the reader, summed, in KiB."""
