@@ -89,7 +89,10 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
                "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag, *platform_build_arguments()]
     for key, value in arguments.items():
         command += ["--build-arg", "%s=%s" % (key, value)]
-    return docker(*command, str(REPO), check=False, timeout=1800)
+    # A limit for a build that hangs: under qemu, the 3.14 image's (uWSGI compiled) took over 30
+    # minutes beside the run's other builds.
+    timeout = 1800 if platform_image_prefix() == "" else 5400
+    return docker(*command, str(REPO), check=False, timeout=timeout)
 
 
 def build_failed(result):
