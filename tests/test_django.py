@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import PYTHONS_DEFAULT_AND_314
 from harness.docker_client import docker
-from harness.images import platform_build_arguments, python_image_build, python_version
+from harness.images import docker_build_context, python_image_build, python_version
 from test_runtime import env
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "django"
@@ -29,10 +29,8 @@ def django_example(request, run, build_ca, nginx_repo):
 
     def build():
         tag = image + "-django"
-        result = docker("build", "--network", "host", "--progress", "plain", "--label", run.label,
-                        "--secret", "id=ca,src=%s" % build_ca.path, *platform_build_arguments(),
-                        "--build-arg", "BASE_IMAGE=" + image,
-                        "--tag", tag, str(EXAMPLE), check=False, timeout=900)
+        result = docker_build_context(build_ca, EXAMPLE, "--label", run.label, "--build-arg", "BASE_IMAGE=" + image,
+                                      "--tag", tag, timeout=900)
         assert result.returncode == 0, result.stderr[-4000:]
         return tag
     return run.once("django-example-" + request.param, build), version

@@ -13,7 +13,7 @@ import pytest
 
 from harness.config import ENV_DIR, PYTHON27_STAGE, REPO, STATE_DIR
 from harness.docker_client import docker
-from harness.images import base_image, build_python27_base, python27_source_url
+from harness.images import base_image, build_python27_base, docker_build_context, python27_source_url
 
 sys.path.insert(0, str(ENV_DIR))
 import python27_cves  # noqa: E402
@@ -151,10 +151,8 @@ def test_a_patch_that_does_not_apply_stops_the_build_naming_it(run, build_ca, tm
                         and text.index(line) > text.index("\n---\n"))
     broken.write_text(text.replace(context_line + "\n", context_line + " /* not in 2.7.18 */\n", 1))
     base_image(run, PYTHON27_STAGE)
-    result = docker("build", "--network", "host", "--progress", "plain", "--label", run.label,
-                    "--secret", "id=ca,src=%s" % build_ca.path, "--target", "python2.7-build",
-                    "--build-arg", "PYTHON_SOURCE_URL=%s" % python27_source_url(), str(context),
-                    check=False, timeout=900)
+    result = docker_build_context(build_ca, context, "--label", run.label, "--target", "python2.7-build",
+                                  "--build-arg", "PYTHON_SOURCE_URL=%s" % python27_source_url(), timeout=900)
     assert result.returncode != 0
     assert "apply-patches: /usr/src/python2.7/cve/CVE-2021-3177.patch does not apply" in result.stderr, \
         result.stderr[-3000:]

@@ -17,7 +17,7 @@ import pytest
 
 from harness.config import PYTHON_IMAGE
 from harness.docker_client import docker
-from harness.images import platform_build_arguments, python_version
+from harness.images import docker_build_context, python_version
 from harness.waits import http_get, wait_for
 
 PROBE_APP = Path(__file__).resolve().parent / "apps" / "probe"
@@ -522,9 +522,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flask"
 def build_flask_example(image, python, build_ca, start_container):
     """examples/flask, as the README shows it, built FROM image (Python python) and run."""
     tag = image + "-flask"
-    result = docker("build", "--network", "host", "--progress", "plain", "--secret", "id=ca,src=%s" % build_ca.path,
-                    *platform_build_arguments(), "--build-arg", "BASE_IMAGE=" + image, "--tag", tag, str(EXAMPLE),
-                    check=False, timeout=900)
+    result = docker_build_context(build_ca, EXAMPLE, "--build-arg", "BASE_IMAGE=" + image, "--tag", tag, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     try:
         container = start_container(tag)

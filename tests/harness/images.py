@@ -38,6 +38,18 @@ def platform_build_arguments():
     return lib_sh("platform_build_args").split()
 
 
+def docker_build_context(build_ca, context, *arguments, timeout):
+    """`docker build` of context as every build of the tests: on the host's network (where the
+    stand-ins answer), plain progress, the CA bundle as the `ca` secret, for PLATFORM; arguments:
+    the build's own (--tag, --label, --build-arg, --target). timeout: a limit for a build that
+    hangs, natively; under qemu three times as long (the 3.14 image's build, uWSGI compiled,
+    took over 30 minutes for arm64 beside the run's other builds). The CompletedProcess."""
+    if platform_image_prefix():
+        timeout *= 3
+    return docker("build", "--network", "host", "--progress", "plain", "--secret", "id=ca,src=%s" % build_ca.path,
+                  *platform_build_arguments(), *arguments, str(context), check=False, timeout=timeout)
+
+
 def make_build_ca(directory):
     directory.mkdir(parents=True, exist_ok=True)
     marker = directory / "marker.pem"
@@ -85,14 +97,9 @@ def docker_build(run, build_ca, nginx_repo, tag, **build_args):
         arguments.setdefault(key, value)
     if arguments["PYTHON_IMAGE"] == PYTHON27_STAGE:
         arguments.setdefault("PYTHON_SOURCE_URL", python27_source_url())
-    command = ["build", "--network", "host", "--progress", "plain", "--label", run.label,
-               "--secret", "id=ca,src=%s" % build_ca.path, "--tag", tag, *platform_build_arguments()]
-    for key, value in arguments.items():
-        command += ["--build-arg", "%s=%s" % (key, value)]
-    # A limit for a build that hangs: under qemu, the 3.14 image's (uWSGI compiled) took over 30
-    # minutes beside the run's other builds.
-    timeout = 1800 if platform_image_prefix() == "" else 5400
-    return docker(*command, str(REPO), check=False, timeout=timeout)
+    build_arguments = [argument for key, value in arguments.items()
+                       for argument in ("--build-arg", "%s=%s" % (key, value))]
+    return docker_build_context(build_ca, REPO, "--label", run.label, "--tag", tag, *build_arguments, timeout=1800)
 
 
 def build_failed(result):
