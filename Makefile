@@ -36,7 +36,7 @@ bench:
 # suites on every supported Python, one run each (MATRIX_PYTHON_IMAGES: the default 2.7, the
 # official 2.7, the 2.7 base on trixie, 3.11, 3.13, 3.14; MATRIX_TRY_PYTHON_IMAGES: 3.15, reported, not failing the matrix;
 # MATRIX_MOLECULE=no skips Molecule), then the 2.7 base and two image suites on arm64 under qemu
-# (MATRIX_PLATFORMS; over an hour, 45 minutes more for its bases from nothing: docs/testing.md).
+# (MATRIX_PLATFORMS; an hour and a half, 45 minutes more for its bases from nothing: docs/testing.md).
 # tests/matrix.sh (arguments: PYTEST_ARGS=...).
 test-matrix:
 	tests/matrix.sh $(PYTEST_ARGS)

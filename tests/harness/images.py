@@ -42,10 +42,10 @@ def docker_build_context(build_ca, context, *arguments, timeout):
     """`docker build` of context as every build of the tests: on the host's network (where the
     stand-ins answer), plain progress, the CA bundle as the `ca` secret, for PLATFORM; arguments:
     the build's own (--tag, --label, --build-arg, --target). timeout: a limit for a build that
-    hangs, natively; under qemu three times as long (the 3.14 image's build, uWSGI compiled,
-    took over 30 minutes for arm64 beside the run's other builds). The CompletedProcess."""
+    hangs, natively; under qemu six times as long (the 3.14 image's build for arm64, uWSGI
+    compiled and the playbook run under emulation, took 76 minutes). The CompletedProcess."""
     if platform_image_prefix():
-        timeout *= 3
+        timeout *= 6
     return docker("build", "--network", "host", "--progress", "plain", "--secret", "id=ca,src=%s" % build_ca.path,
                   *platform_build_arguments(), *arguments, str(context), check=False, timeout=timeout)
 
