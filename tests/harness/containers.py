@@ -68,7 +68,8 @@ class Container:
 
     def processes(self):
         """Every process in the container but the reader: (pid, parent pid, user id, command
-        line), read from /proc with the image's own Python."""
+        line), read from /proc with the image's own Python; under qemu, the command line without
+        the emulator's prefix (EMULATOR)."""
         script = (
             "import os\n"
             "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
